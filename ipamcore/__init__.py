@@ -6,6 +6,7 @@ importable from this package.
 """
 
 from ipamcore._bitmap import Bitmap
+from ipamcore.allocator import Allocator, PoolInfo
 from ipamcore.constants import (
     ALLOC_SERIAL,
     DEFAULT_IPAM,
@@ -37,6 +38,16 @@ from ipamcore.errors import (
     PoolNotFoundError,
     PoolOverlapError,
 )
+from ipamcore.journal import (
+    AddressAllocated,
+    AddressReleased,
+    Change,
+    Journal,
+    MemoryJournal,
+    PoolAllocated,
+    PoolReleased,
+)
+from ipamcore.registry import Callback, Ipam, Registry
 
 __version__ = "0.1.0"
 
@@ -48,10 +59,15 @@ __all__ = [
     "LOCAL_DEFAULT",
     "PLUGIN_ENDPOINT_TYPE",
     "REQUEST_ADDRESS_TYPE",
+    "AddressAllocated",
+    "AddressReleased",
+    "Allocator",
     "BadPoolError",
     "BitAllocatedError",
     "Bitmap",
     "BitmapError",
+    "Callback",
+    "Change",
     "IPAlreadyAllocatedError",
     "IPOutOfRangeError",
     "InvalidAddressSpaceError",
@@ -60,13 +76,20 @@ __all__ = [
     "InvalidPoolError",
     "InvalidRequestError",
     "InvalidSubPoolError",
+    "Ipam",
     "IpamError",
     "IpamInternalError",
     "IpamNotAvailableError",
+    "Journal",
+    "MemoryJournal",
     "NoAvailableIPsError",
     "NoAvailablePoolError",
     "NoBitAvailableError",
     "OverlapPoolError",
+    "PoolAllocated",
+    "PoolInfo",
     "PoolNotFoundError",
     "PoolOverlapError",
+    "PoolReleased",
+    "Registry",
 ]

@@ -1,0 +1,579 @@
+"""`Allocator`: the built-in IPAM driver of the contract.
+
+This layer checks what callers pass, turns it into the contract's errors,
+takes the allocator's lock and logs each call at DEBUG.  The state lives
+below it: address spaces (`ipamcore.spaces`) holding master pools
+(`ipamcore.pools`), and an index from each pool id to what it hands out.
+
+Every change of state is reported to the allocator's journal, if it has
+one (`ipamcore.journal`), and can be replayed.  Pool changes are applied by
+`Allocator._apply` both live and on replay.  Address requests, the hot
+path, let the bitmap choose and mark the address in one step and then
+describe what it did; they build no change object at all when there is no
+journal, because building one costs about a quarter of the time budget of
+a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+
+from ipamcore._messages import failure
+from ipamcore.addresses import (
+    IPAddress,
+    IPInterface,
+    IPNetwork,
+    parse_address,
+    parse_network,
+)
+from ipamcore.constants import ALLOC_SERIAL, GLOBAL_DEFAULT, LOCAL_DEFAULT
+from ipamcore.errors import (
+    BadPoolError,
+    InvalidAddressSpaceError,
+    InvalidIpamConfigServiceError,
+    InvalidPoolError,
+    InvalidRequestError,
+    InvalidSubPoolError,
+    IpamInternalError,
+    NoAvailablePoolError,
+    PoolNotFoundError,
+)
+from ipamcore.journal import (
+    AddressAllocated,
+    AddressReleased,
+    Change,
+    Journal,
+    PoolAllocated,
+    PoolReleased,
+)
+from ipamcore.pools import PoolKey, PoolRef, contains
+from ipamcore.predefined import (
+    DEFAULT_GLOBAL_POOLS,
+    DEFAULT_LOCAL_POOLS,
+    Base,
+    PredefinedPools,
+    machine_id,
+    parse_bases,
+    ula_base,
+)
+from ipamcore.spaces import AddressSpace, Undo
+
+__all__ = ["Allocator", "PoolInfo", "PoolsSpec"]
+
+_log = logging.getLogger(__name__)
+
+PoolsSpec = Iterable[Mapping[str, object] | tuple[object, int]]
+"""Predefined pools in Docker's ``default-address-pools`` form."""
+
+CAPABILITIES = {"RequiresMACAddress": False, "RequiresRequestReplay": False}
+
+
+@dataclass(frozen=True, slots=True)
+class PoolInfo:
+    """A read-only snapshot of one allocated pool id.
+
+    Attributes:
+        pool_id: The pool id.
+        address_space: Its address space.
+        network: Its master pool.
+        sub_network: Its sub-pool, or ``None`` for the master pool's own id.
+        size: Number of addresses in the master pool.
+        free: Free addresses in the master pool (shared by all its ids).
+        runs: Runs in the master pool's bitmap.
+        reserved: The master pool's addresses that are never handed out.
+    """
+
+    pool_id: str
+    address_space: str
+    network: IPNetwork
+    sub_network: IPNetwork | None
+    size: int
+    free: int
+    runs: int
+    reserved: tuple[IPAddress, ...]
+
+
+class Allocator:
+    """The built-in IPAM driver: address spaces, pools and addresses.
+
+    All methods are safe to call from many threads at once: one lock guards
+    the whole state.
+
+    Args:
+        local_pools: Predefined pools of ``LocalDefault``, replacing
+            Docker's IPv4 defaults.  As in Docker, if none of them is IPv6,
+            the IPv6 default (a ULA /48 in /64s) is added.
+        global_pools: Predefined pools of ``GlobalDefault``, replacing the
+            default ``10.0.0.0/8`` in /24s.
+        host_id: Identifier the default ULA /48 is derived from; by default
+            ``/etc/machine-id``, or the host name where that cannot be read.
+            Pass Docker's engine id to get the /48 Docker uses.
+        journal: Receives every change of state (`ipamcore.journal`); it
+            is called with the allocator's lock held and must not call back.
+
+    Raises:
+        InvalidIpamConfigServiceError: The predefined pools or ``host_id``
+            are malformed.
+    """
+
+    def __init__(
+        self,
+        local_pools: PoolsSpec | None = None,
+        global_pools: PoolsSpec | None = None,
+        *,
+        host_id: str | None = None,
+        journal: Journal | None = None,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._journal = journal
+        self._refs: dict[str, PoolRef] = {}
+        self._spaces: dict[str, AddressSpace] = {}
+        bases = {
+            LOCAL_DEFAULT: _local_bases(local_pools, host_id),
+            GLOBAL_DEFAULT: parse_bases(
+                DEFAULT_GLOBAL_POOLS if global_pools is None else global_pools
+            ),
+        }
+        for name, space_bases in bases.items():
+            self._spaces[name] = AddressSpace(name, _by_version(space_bases))
+
+    def __repr__(self) -> str:
+        return f"<Allocator with {len(self._refs)} pool ids>"
+
+    # -- the driver contract ---------------------------------------------
+
+    def get_default_address_spaces(self) -> tuple[str, str]:
+        """Return the names of the local and global default address spaces."""
+        return LOCAL_DEFAULT, GLOBAL_DEFAULT
+
+    def request_pool(
+        self,
+        address_space: str,
+        pool: str | IPNetwork = "",
+        sub_pool: str | IPNetwork = "",
+        options: Mapping[str, str] | None = None,
+        v6: bool = False,
+    ) -> tuple[str, IPNetwork, dict[str, str]]:
+        """Allocate a pool, or the next free predefined pool if none is named.
+
+        Args:
+            address_space: A non-empty name without ``/``.
+            pool: The master pool (CIDR; host bits are masked off), or
+                ``""`` for the next predefined pool of the family ``v6``
+                selects.
+            sub_pool: A part of ``pool`` to hand addresses out from, or
+                ``""``.
+            options: Ignored, as by Docker's driver; ``None`` or a mapping.
+            v6: With no ``pool``, hand out an IPv6 pool.  Ignored otherwise.
+
+        Returns:
+            ``(pool_id, network, data)``: the id to use in later calls, the
+            master pool, and an empty dict.
+
+        Raises:
+            InvalidAddressSpaceError: Bad ``address_space``.
+            InvalidPoolError: Bad ``pool``.
+            InvalidSubPoolError: ``sub_pool`` is bad, of another family,
+                not inside ``pool``, or given without it.
+            InvalidRequestError: ``options`` is not a mapping or ``v6`` not
+                a bool.
+            PoolOverlapError: The master pool overlaps or equals one of the
+                address space, or the sub-pool is already allocated.
+            NoAvailablePoolError: No predefined pool is left.
+        """
+        _log.debug(
+            "request_pool(%r, pool=%r, sub_pool=%r, options=%r, v6=%r)",
+            *(address_space, pool, sub_pool, options, v6),
+        )
+        _check_address_space(address_space)
+        _check_options(options)
+        if type(v6) is not bool:
+            raise failure(InvalidRequestError, f"v6 must be a bool, not {v6!r}")
+        if isinstance(pool, str) and not pool:
+            if not (isinstance(sub_pool, str) and not sub_pool):
+                raise failure(InvalidSubPoolError, f"{sub_pool!r} without a pool")
+            return self._request_predefined(address_space, 6 if v6 else 4)
+        key = _pool_key(address_space, pool, sub_pool)
+        with self._lock:
+            self._commit(PoolAllocated(str(key)))
+        return str(key), key.network, {}
+
+    def release_pool(self, pool_id: str) -> None:
+        """Release a pool id; the master pool goes when nothing holds it.
+
+        Raises:
+            InvalidRequestError: ``pool_id`` is malformed.
+            BadPoolError: ``pool_id`` is not allocated (released twice).
+        """
+        _log.debug("release_pool(%r)", pool_id)
+        key = _parse_pool_id(pool_id)
+        with self._lock:
+            self._commit(PoolReleased(str(key)))
+
+    def request_address(
+        self,
+        pool_id: str,
+        address: str | IPAddress | None = None,
+        options: Mapping[str, str] | None = None,
+    ) -> tuple[IPInterface, dict[str, str]]:
+        """Hand out an address of a pool.
+
+        Args:
+            pool_id: An id from `request_pool`.
+            address: The address wanted, anywhere in the master pool; or
+                ``None`` (or ``""``) for the lowest free address of the id's
+                range.
+            options: ``None`` or a mapping; ``{ALLOC_SERIAL: "true"}`` hands
+                addresses out round-robin, after the last one handed out.
+
+        Returns:
+            ``(interface, data)``: the address with the master pool's prefix
+            length, and an empty dict.
+
+        Raises:
+            InvalidRequestError: ``pool_id``, ``address`` or ``options`` is
+                malformed.
+            PoolNotFoundError: No such pool id is allocated.
+            IPOutOfRangeError: ``address`` is not in the master pool.
+            IPAlreadyAllocatedError: ``address`` is in use or reserved.
+            NoAvailableIPsError: No address of the range is free.
+        """
+        _log.debug("request_address(%r, %r, options=%r)", pool_id, address, options)
+        serial = _serial(options)
+        if address is not None and address != "":
+            return self._request_given(pool_id, address)
+        with self._lock:
+            ref = self._held(pool_id)
+            pool = ref.pool
+            cursor = pool.cursor
+            if serial:
+                ordinal = pool.take_next(ref.start, ref.end)
+            else:
+                ordinal = pool.take_lowest(ref.start, ref.end)
+            if self._journal is not None:
+                change = AddressAllocated(ref.pool_id, pool.first + ordinal, serial)
+                self._record(change, partial(pool.untake, ordinal, cursor))
+        return pool.interface(pool.first + ordinal), {}
+
+    def release_address(self, pool_id: str, address: str | IPAddress) -> None:
+        """Give an address back to its pool; releasing a free one does nothing.
+
+        Raises:
+            InvalidRequestError: ``pool_id`` or ``address`` is malformed or
+                ``address`` is missing.
+            PoolNotFoundError: No such pool id is allocated.
+            IPOutOfRangeError: ``address`` is not in the master pool.
+        """
+        _log.debug("release_address(%r, %r)", pool_id, address)
+        version, value = _address(address)
+        with self._lock:
+            ref = self._held(pool_id)
+            pool = ref.pool
+            ordinal = pool.ordinal(version, value)
+            if pool.give_back(ordinal) and self._journal is not None:
+                change = AddressReleased(ref.pool_id, value)
+                self._record(change, partial(pool.take, ordinal))
+
+    def capabilities(self) -> dict[str, bool]:
+        """Return the driver's capabilities: it needs no MAC and no replay."""
+        return dict(CAPABILITIES)
+
+    def is_builtin(self) -> bool:
+        """Return ``True``: this is the built-in driver."""
+        return True
+
+    # -- recovery and introspection ---------------------------------------
+
+    def replay(self, changes: Iterable[Change]) -> None:
+        """Apply journaled changes, in order, to rebuild a state.
+
+        Built with the same configuration and given every change a journal
+        recorded, a fresh allocator ends in exactly the state of the one
+        that recorded them.  Replayed changes are not journaled again.  All
+        or nothing: if one change does not fit, none is kept.
+
+        Raises:
+            IpamInternalError: A change does not fit the state (its cause
+                is chained).
+        """
+        _log.debug("replay(%r)", changes)
+        pending = list(changes)
+        with self._lock:
+            undos: list[Undo] = []
+            for index, change in enumerate(pending):
+                try:
+                    undos.append(self._apply(change))
+                except Exception as exc:
+                    for undo in reversed(undos):
+                        undo()
+                    detail = f"change {index} does not fit: {change!r}"
+                    raise failure(IpamInternalError, detail) from exc
+
+    def pools(self) -> list[PoolInfo]:
+        """Return a snapshot of every allocated pool id, oldest first."""
+        with self._lock:
+            return [_info(ref) for ref in self._refs.values()]
+
+    def used_ranges(self, pool_id: str) -> list[tuple[IPAddress, IPAddress]]:
+        """Return the inclusive ranges of used addresses of a pool id's master pool.
+
+        Reserved addresses count as used.  Ascending.
+
+        Raises:
+            InvalidRequestError: ``pool_id`` is malformed.
+            PoolNotFoundError: No such pool id is allocated.
+        """
+        with self._lock:
+            pool = self._held(pool_id).pool
+            ranges = list(pool.bitmap.ranges())
+        return [(pool.address(start), pool.address(end)) for start, end in ranges]
+
+    # -- internals ---------------------------------------------------------
+
+    def _request_predefined(
+        self, name: str, version: int
+    ) -> tuple[str, IPNetwork, dict[str, str]]:
+        """Allocate the next free predefined pool of ``version`` in space ``name``."""
+        with self._lock:
+            space = self._spaces.get(name)
+            if space is None:
+                raise failure(NoAvailablePoolError, f"{name} has no predefined pools")
+            network, position = space.next_predefined(version)
+            pool_id = str(PoolKey(name, network))
+            self._commit(PoolAllocated(pool_id, position))
+        return pool_id, network, {}
+
+    def _request_given(
+        self, pool_id: str, address: object
+    ) -> tuple[IPInterface, dict[str, str]]:
+        """Hand out the address the caller asked for."""
+        version, value = _address(address)
+        with self._lock:
+            ref = self._held(pool_id)
+            pool = ref.pool
+            ordinal = pool.ordinal(version, value)
+            pool.take(ordinal)
+            if self._journal is not None:
+                change = AddressAllocated(ref.pool_id, value)
+                self._record(change, partial(pool.untake, ordinal, pool.cursor))
+        return pool.interface(value), {}
+
+    def _held(self, pool_id: str) -> PoolRef:
+        """Return what an allocated pool id refers to (lock held).
+
+        Raises:
+            InvalidRequestError: ``pool_id`` is malformed.
+            PoolNotFoundError: ``pool_id`` is not allocated.
+        """
+        try:
+            return self._refs[pool_id]
+        except (KeyError, TypeError):
+            pass  # not canonical, malformed, or not allocated
+        canonical = str(_parse_pool_id(pool_id))
+        ref = self._refs.get(canonical)
+        if ref is None:
+            raise failure(PoolNotFoundError, canonical)
+        return ref
+
+    def _commit(self, change: Change) -> None:
+        """Apply a change and journal it (lock held)."""
+        self._record(change, self._apply(change))
+
+    def _record(self, change: Change, undo: Undo) -> None:
+        """Journal a change already applied; undo it if the journal refuses.
+
+        Raises:
+            IpamInternalError: The journal raised; the change is undone.
+        """
+        if self._journal is None:
+            return
+        try:
+            self._journal.append(change)
+        except BaseException as exc:
+            undo()
+            if not isinstance(exc, Exception):
+                raise
+            raise failure(IpamInternalError, f"journal refused {change!r}") from exc
+
+    def _apply(self, change: Change) -> Undo:
+        """Apply one change to the state and return how to undo it (lock held).
+
+        Raises:
+            IpamError: The change does not fit the state.
+            ValueError: A predefined position does not fit the configuration.
+            TypeError: ``change`` is not a change.
+        """
+        if isinstance(change, PoolAllocated):
+            return self._apply_pool_allocated(change)
+        if isinstance(change, PoolReleased):
+            return self._apply_pool_released(change)
+        if isinstance(change, AddressAllocated):
+            return self._apply_address_allocated(change)
+        if isinstance(change, AddressReleased):
+            return self._apply_address_released(change)
+        raise TypeError(f"not a change: {change!r}")
+
+    def _apply_pool_allocated(self, change: PoolAllocated) -> Undo:
+        """Hold a master pool for a new pool id."""
+        key = _parse_pool_id(change.pool_id)
+        space = self._spaces.get(key.address_space)
+        if space is None:
+            space = AddressSpace(key.address_space)
+        pool, undo_hold = space.hold(key.network, key.sub_network, change.predefined)
+        self._spaces[space.name] = space
+        ref = PoolRef(key, pool)
+        self._refs[ref.pool_id] = ref
+        return partial(self._undo_pool_allocated, ref, space, undo_hold)
+
+    def _undo_pool_allocated(
+        self, ref: PoolRef, space: AddressSpace, undo_hold: Undo
+    ) -> None:
+        del self._refs[ref.pool_id]
+        undo_hold()
+        self._prune(space)
+
+    def _apply_pool_released(self, change: PoolReleased) -> Undo:
+        """Drop a pool id's hold on its master pool."""
+        key = _parse_pool_id(change.pool_id)
+        ref = self._refs.get(str(key))
+        if ref is None:
+            raise failure(BadPoolError, key)
+        space = self._spaces[key.address_space]
+        undo_release = space.release(key.network, key.sub_network)
+        del self._refs[ref.pool_id]
+        self._prune(space)
+        return partial(self._undo_pool_released, ref, space, undo_release)
+
+    def _undo_pool_released(
+        self, ref: PoolRef, space: AddressSpace, undo_release: Undo
+    ) -> None:
+        self._spaces[space.name] = space
+        undo_release()
+        self._refs[ref.pool_id] = ref
+
+    def _apply_address_allocated(self, change: AddressAllocated) -> Undo:
+        """Mark an address used, as the recorded request did."""
+        pool = self._held(change.pool_id).pool
+        ordinal = pool.ordinal(pool.version, change.address)
+        cursor = pool.cursor
+        if change.serial:
+            pool.take_serial(ordinal)
+        else:
+            pool.take(ordinal)
+        return partial(pool.untake, ordinal, cursor)
+
+    def _apply_address_released(self, change: AddressReleased) -> Undo:
+        """Mark an address free."""
+        pool = self._held(change.pool_id).pool
+        ordinal = pool.ordinal(pool.version, change.address)
+        if not pool.give_back(ordinal):
+            return _nothing
+        return partial(pool.take, ordinal)
+
+    def _prune(self, space: AddressSpace) -> None:
+        """Forget an address space that holds nothing and has no defaults."""
+        if space.is_empty() and space.name not in (LOCAL_DEFAULT, GLOBAL_DEFAULT):
+            self._spaces.pop(space.name, None)
+
+
+def _local_bases(
+    local_pools: PoolsSpec | None, host_id: str | None
+) -> tuple[Base, ...]:
+    """Return the local predefined bases, the ULA added if none is IPv6."""
+    if host_id is not None and not isinstance(host_id, str):
+        raise failure(InvalidIpamConfigServiceError, f"bad host id {host_id!r}")
+    bases = parse_bases(DEFAULT_LOCAL_POOLS if local_pools is None else local_pools)
+    if any(base.network.version == 6 for base in bases):
+        return bases
+    return (*bases, ula_base(machine_id() if host_id is None else host_id))
+
+
+def _by_version(bases: Iterable[Base]) -> dict[int, PredefinedPools]:
+    """Group bases by IP version, keeping their order."""
+    grouped: dict[int, list[Base]] = {}
+    for base in bases:
+        grouped.setdefault(base.network.version, []).append(base)
+    return {version: PredefinedPools(group) for version, group in grouped.items()}
+
+
+def _check_address_space(address_space: object) -> None:
+    """Raise `InvalidAddressSpaceError` unless the name is usable."""
+    if not isinstance(address_space, str) or not address_space or "/" in address_space:
+        raise failure(InvalidAddressSpaceError, repr(address_space))
+
+
+def _check_options(options: object) -> None:
+    """Raise `InvalidRequestError` unless ``options`` is ``None`` or a mapping."""
+    if options is not None and not isinstance(options, Mapping):
+        raise failure(InvalidRequestError, f"options must be a mapping: {options!r}")
+
+
+def _serial(options: Mapping[str, str] | None) -> bool:
+    """Tell whether ``options`` ask for round-robin allocation."""
+    if options is None:
+        return False
+    if type(options) is not dict:
+        _check_options(options)
+    return options.get(ALLOC_SERIAL) == "true"
+
+
+def _address(address: object) -> tuple[int, int]:
+    """Read an address as ``(version, value)``, or raise `InvalidRequestError`."""
+    try:
+        return parse_address(address)
+    except ValueError as exc:
+        raise failure(InvalidRequestError, exc) from None
+
+
+def _parse_pool_id(pool_id: object) -> PoolKey:
+    """Read a pool id, or raise `InvalidRequestError`."""
+    try:
+        return PoolKey.parse(pool_id)
+    except ValueError as exc:
+        raise failure(InvalidRequestError, exc) from None
+
+
+def _pool_key(address_space: str, pool: object, sub_pool: object) -> PoolKey:
+    """Build the key of a requested pool and sub-pool.
+
+    Raises:
+        InvalidPoolError: ``pool`` is malformed.
+        InvalidSubPoolError: ``sub_pool`` is malformed, of another family
+            or not inside ``pool``.
+    """
+    try:
+        network = parse_network(pool)
+    except ValueError as exc:
+        raise failure(InvalidPoolError, exc) from None
+    if isinstance(sub_pool, str) and not sub_pool:
+        return PoolKey(address_space, network)
+    try:
+        sub_network = parse_network(sub_pool)
+    except ValueError as exc:
+        raise failure(InvalidSubPoolError, exc) from None
+    if not contains(network, sub_network):
+        raise failure(InvalidSubPoolError, f"{sub_network} is not inside {network}")
+    return PoolKey(address_space, network, sub_network)
+
+
+def _info(ref: PoolRef) -> PoolInfo:
+    """Take a snapshot of one pool id (lock held)."""
+    pool = ref.pool
+    return PoolInfo(
+        pool_id=ref.pool_id,
+        address_space=ref.key.address_space,
+        network=pool.network,
+        sub_network=ref.key.sub_network,
+        size=pool.bitmap.bits,
+        free=pool.bitmap.free,
+        runs=pool.bitmap.runs,
+        reserved=tuple(pool.address(ordinal) for ordinal in pool.reserved),
+    )
+
+
+def _nothing() -> None:
+    """Undo a change that changed nothing."""
