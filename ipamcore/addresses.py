@@ -88,10 +88,10 @@ def _parse_address_text(text: str) -> tuple[int, int]:
         except (OSError, ValueError):
             pass  # let ipaddress decide, and word the error
     try:
-        parsed = ipaddress.ip_interface(text).ip
+        parsed = ipaddress.ip_interface(text)
     except ValueError:
         raise ValueError(f"not an IP address: {text!r}") from None
-    if isinstance(parsed, IPv6Address) and parsed.scope_id is not None:
+    if isinstance(parsed, IPv6Interface) and parsed.scope_id is not None:
         raise ValueError(f"an IPv6 zone is not allowed here: {text!r}")
     return parsed.version, int(parsed)
 
