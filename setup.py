@@ -1,8 +1,9 @@
 """Build script for the compiled allocator core.
 
 Metadata lives in pyproject.toml; this file only declares the Cython
-extension.  Set ``IPAMCORE_DEBUG=1`` for a build with Cython's bounds and
-overflow checks, C assertions and no optimisation.
+extension.  Set ``IPAMCORE_DEBUG=1`` for a build with Cython's bounds checks, C
+assertions, debug symbols and no optimisation.  (Cython's overflow checks
+stay off: the core relies on wrapping 128-bit arithmetic on purpose.)
 """
 
 import os
@@ -18,7 +19,6 @@ directives = {
     "wraparound": False,
     "cdivision": True,
     "initializedcheck": DEBUG,
-    "overflowcheck": DEBUG,
     "embedsignature": True,
 }
 compile_args = ["-O0", "-g", "-UNDEBUG"] if DEBUG else ["-O2"]
