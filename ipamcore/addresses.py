@@ -8,11 +8,11 @@ interfaces that `Allocator.request_address` returns.
 Building an `IPv4Interface` through its public constructor parses a tuple,
 builds a fresh network object and copies its netmask, which costs several
 microseconds in CPython: more than the whole budget of an address request.
-`DirectInterfaces` builds the same objects by filling in their attributes,
+`direct_interfaces` builds the same objects by filling in their attributes,
 sharing one network object per pool.  It depends on the private layout of
 `ipaddress` objects, so it is used only if `verify_interfaces` finds that
 it produces objects indistinguishable from the public constructor's on this
-interpreter; otherwise `PublicInterfaces` is used.
+interpreter; otherwise `public_interfaces` is used.
 """
 
 from __future__ import annotations
@@ -33,16 +33,18 @@ from typing import Any, TypeAlias
 
 __all__ = [
     "INTERFACES",
-    "DirectInterfaces",
     "IPAddress",
     "IPInterface",
     "IPNetwork",
     "InterfaceFactory",
-    "PublicInterfaces",
+    "InterfaceMaker",
     "address_text",
+    "direct_interfaces",
     "make_address",
+    "network_range",
     "parse_address",
     "parse_network",
+    "public_interfaces",
     "verify_interfaces",
 ]
 
@@ -129,6 +131,15 @@ def _parse_network_text(text: str) -> IPNetwork:
         raise ValueError(f"not a CIDR network: {text!r}") from None
 
 
+def network_range(network: IPNetwork) -> tuple[int, int]:
+    """Return the first and last addresses of ``network`` as integers.
+
+    Cheaper than ``broadcast_address``, which builds an address object.
+    """
+    first = int(network.network_address)
+    return first, first + (1 << (network.max_prefixlen - network.prefixlen)) - 1
+
+
 def make_address(version: int, value: int) -> IPAddress:
     """Return the address ``value`` of IP ``version`` as an `ipaddress` object."""
     if version == 4:
@@ -141,57 +152,58 @@ def address_text(version: int, value: int) -> str:
     return str(make_address(version, value))
 
 
-class PublicInterfaces:
-    """Build the interfaces of one network with the public constructors.
+InterfaceMaker: TypeAlias = Callable[[int], IPInterface]
+"""Builds the interface of one address (given as an integer) of one network."""
 
-    Args:
-        network: The network every interface built belongs to.
-    """
-
-    __slots__ = ("_kind", "_prefixlen")
-
-    def __init__(self, network: IPNetwork) -> None:
-        self._kind = IPv4Interface if network.version == 4 else IPv6Interface
-        self._prefixlen = network.prefixlen
-
-    def make(self, value: int) -> IPInterface:
-        """Return the interface of address ``value`` in the network."""
-        return self._kind((value, self._prefixlen))
+InterfaceFactory: TypeAlias = Callable[[IPNetwork], InterfaceMaker]
+"""Returns the `InterfaceMaker` of a network."""
 
 
-class DirectInterfaces:
-    """Build the interfaces of one network by filling in their attributes.
+def public_interfaces(network: IPNetwork) -> InterfaceMaker:
+    """Return a maker of ``network``'s interfaces using the public constructors."""
+    kind = IPv4Interface if network.version == 4 else IPv6Interface
+    prefixlen = network.prefixlen
+
+    def make(value: int) -> IPInterface:
+        return kind((value, prefixlen))
+
+    return make
+
+
+def direct_interfaces(network: IPNetwork) -> InterfaceMaker:
+    """Return a maker of ``network``'s interfaces that fills in their attributes.
 
     Every interface built shares the one network object given here;
-    networks are immutable values, so sharing is not observable.
-
-    Args:
-        network: The network every interface built belongs to.
+    networks are immutable values, so sharing is not observable.  The
+    attributes are set one by one, in the constructor's order, which lets
+    CPython store them in the compact form it uses for constructed objects.
     """
+    new = object.__new__
+    netmask = network.netmask
+    prefixlen = network.prefixlen
 
-    __slots__ = ("_attributes", "_kind", "_slots")
-
-    def __init__(self, network: IPNetwork) -> None:
-        self._kind = IPv4Interface if network.version == 4 else IPv6Interface
-        self._attributes = {
-            "network": network,
-            "netmask": network.netmask,
-            "_prefixlen": network.prefixlen,
-        }
-
-    def make(self, value: int) -> IPInterface:
-        """Return the interface of address ``value`` in the network."""
+    def make_v4(value: int) -> IPInterface:
         # Typed Any: the private attributes set here are not in the stubs.
-        interface: Any = object.__new__(self._kind)
+        interface: Any = new(IPv4Interface)
         interface._ip = value
-        if self._kind is IPv6Interface:
-            interface._scope_id = None
-        interface.__dict__.update(self._attributes)
+        interface.network = network
+        interface.netmask = netmask
+        interface._prefixlen = prefixlen
         built: IPInterface = interface
         return built
 
+    def make_v6(value: int) -> IPInterface:
+        interface: Any = new(IPv6Interface)
+        interface._ip = value
+        interface._scope_id = None
+        interface.network = network
+        interface.netmask = netmask
+        interface._prefixlen = prefixlen
+        built: IPInterface = interface
+        return built
 
-InterfaceFactory: TypeAlias = Callable[[IPNetwork], PublicInterfaces | DirectInterfaces]
+    return make_v4 if network.version == 4 else make_v6
+
 
 _SAMPLES = (
     ("10.0.0.0/8", 0x0A000001),
@@ -212,10 +224,10 @@ def verify_interfaces(factory: InterfaceFactory) -> bool:
     for network_text, value in _SAMPLES:
         network = ipaddress.ip_network(network_text)
         try:
-            built = factory(network).make(value)
+            built = factory(network)(value)
         except Exception:
             return False
-        if not _same_interface(built, PublicInterfaces(network).make(value)):
+        if not _same_interface(built, public_interfaces(network)(value)):
             return False
     return True
 
@@ -251,6 +263,6 @@ def _slot_values(interface: IPInterface) -> list[object]:
 
 
 INTERFACES: InterfaceFactory = (
-    DirectInterfaces if verify_interfaces(DirectInterfaces) else PublicInterfaces
+    direct_interfaces if verify_interfaces(direct_interfaces) else public_interfaces
 )
 """The interface factory this interpreter uses (see the module docstring)."""

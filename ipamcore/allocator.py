@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from logging import DEBUG
 
 from ipamcore._messages import failure
 from ipamcore.addresses import (
@@ -55,6 +56,7 @@ from ipamcore.predefined import (
     DEFAULT_GLOBAL_POOLS,
     DEFAULT_LOCAL_POOLS,
     Base,
+    Position,
     PredefinedPools,
     machine_id,
     parse_bases,
@@ -198,9 +200,12 @@ class Allocator:
                 raise failure(InvalidSubPoolError, f"{sub_pool!r} without a pool")
             return self._request_predefined(address_space, 6 if v6 else 4)
         key = _pool_key(address_space, pool, sub_pool)
+        pool_id = str(key)
         with self._lock:
-            self._commit(PoolAllocated(str(key)))
-        return str(key), key.network, {}
+            undo = self._hold(pool_id, key, None)
+            if self._journal is not None:
+                self._record(PoolAllocated(pool_id), undo)
+        return pool_id, key.network, {}
 
     def release_pool(self, pool_id: str) -> None:
         """Release a pool id; the master pool goes when nothing holds it.
@@ -211,8 +216,11 @@ class Allocator:
         """
         _log.debug("release_pool(%r)", pool_id)
         key = _parse_pool_id(pool_id)
+        canonical = str(key)
         with self._lock:
-            self._commit(PoolReleased(str(key)))
+            undo = self._drop(canonical, key)
+            if self._journal is not None:
+                self._record(PoolReleased(canonical), undo)
 
     def request_address(
         self,
@@ -242,21 +250,28 @@ class Allocator:
             IPAlreadyAllocatedError: ``address`` is in use or reserved.
             NoAvailableIPsError: No address of the range is free.
         """
-        _log.debug("request_address(%r, %r, options=%r)", pool_id, address, options)
-        serial = _serial(options)
+        if _log.isEnabledFor(DEBUG):
+            _log.debug("request_address(%r, %r, %r)", pool_id, address, options)
+        serial = False if options is None else _serial(options)
         if address is not None and address != "":
             return self._request_given(pool_id, address)
-        with self._lock:
-            ref = self._held(pool_id)
+        lock = self._lock
+        lock.acquire()  # not `with`, which costs twice as much: this is the hot path
+        try:
+            try:
+                ref = self._refs[pool_id]
+            except (KeyError, TypeError):
+                ref = self._resolve(pool_id)
             pool = ref.pool
-            cursor = pool.cursor
             if serial:
-                ordinal = pool.take_next(ref.start, ref.end)
+                ordinal = self._take_next(ref)
             else:
                 ordinal = pool.take_lowest(ref.start, ref.end)
-            if self._journal is not None:
-                change = AddressAllocated(ref.pool_id, pool.first + ordinal, serial)
-                self._record(change, partial(pool.untake, ordinal, cursor))
+                if self._journal is not None:
+                    change = AddressAllocated(ref.pool_id, pool.first + ordinal)
+                    self._record(change, partial(pool.untake, ordinal, pool.cursor))
+        finally:
+            lock.release()
         return pool.interface(pool.first + ordinal), {}
 
     def release_address(self, pool_id: str, address: str | IPAddress) -> None:
@@ -268,15 +283,25 @@ class Allocator:
             PoolNotFoundError: No such pool id is allocated.
             IPOutOfRangeError: ``address`` is not in the master pool.
         """
-        _log.debug("release_address(%r, %r)", pool_id, address)
-        version, value = _address(address)
-        with self._lock:
-            ref = self._held(pool_id)
-            pool = ref.pool
-            ordinal = pool.ordinal(version, value)
-            if pool.give_back(ordinal) and self._journal is not None:
+        if _log.isEnabledFor(DEBUG):
+            _log.debug("release_address(%r, %r)", pool_id, address)
+        try:
+            version, value = parse_address(address)
+        except ValueError as exc:
+            raise failure(InvalidRequestError, exc) from None
+        lock = self._lock
+        lock.acquire()  # not `with`, which costs twice as much: this is the hot path
+        try:
+            try:
+                ref = self._refs[pool_id]
+            except (KeyError, TypeError):
+                ref = self._resolve(pool_id)
+            ordinal = ref.pool.release(version, value)
+            if ordinal is not None and self._journal is not None:
                 change = AddressReleased(ref.pool_id, value)
-                self._record(change, partial(pool.take, ordinal))
+                self._record(change, partial(ref.pool.take, ordinal))
+        finally:
+            lock.release()
 
     def capabilities(self) -> dict[str, bool]:
         """Return the driver's capabilities: it needs no MAC and no replay."""
@@ -343,9 +368,22 @@ class Allocator:
             if space is None:
                 raise failure(NoAvailablePoolError, f"{name} has no predefined pools")
             network, position = space.next_predefined(version)
-            pool_id = str(PoolKey(name, network))
-            self._commit(PoolAllocated(pool_id, position))
+            key = PoolKey(name, network)
+            pool_id = str(key)
+            undo = self._hold(pool_id, key, position)
+            if self._journal is not None:
+                self._record(PoolAllocated(pool_id, position), undo)
         return pool_id, network, {}
+
+    def _take_next(self, ref: PoolRef) -> int:
+        """Hand out the next free ordinal of ``ref`` round-robin (lock held)."""
+        pool = ref.pool
+        cursor = pool.cursor
+        ordinal = pool.take_next(ref.start, ref.end)
+        if self._journal is not None:
+            change = AddressAllocated(ref.pool_id, pool.first + ordinal, serial=True)
+            self._record(change, partial(pool.untake, ordinal, cursor))
+        return ordinal
 
     def _request_given(
         self, pool_id: str, address: object
@@ -365,6 +403,8 @@ class Allocator:
     def _held(self, pool_id: str) -> PoolRef:
         """Return what an allocated pool id refers to (lock held).
 
+        The hot paths inline the first lookup and call `_resolve` on a miss.
+
         Raises:
             InvalidRequestError: ``pool_id`` is malformed.
             PoolNotFoundError: ``pool_id`` is not allocated.
@@ -372,16 +412,20 @@ class Allocator:
         try:
             return self._refs[pool_id]
         except (KeyError, TypeError):
-            pass  # not canonical, malformed, or not allocated
+            return self._resolve(pool_id)
+
+    def _resolve(self, pool_id: object) -> PoolRef:
+        """Find a pool id given in another text form, or say why there is none.
+
+        Raises:
+            InvalidRequestError: ``pool_id`` is malformed.
+            PoolNotFoundError: ``pool_id`` is not allocated.
+        """
         canonical = str(_parse_pool_id(pool_id))
         ref = self._refs.get(canonical)
         if ref is None:
             raise failure(PoolNotFoundError, canonical)
         return ref
-
-    def _commit(self, change: Change) -> None:
-        """Apply a change and journal it (lock held)."""
-        self._record(change, self._apply(change))
 
     def _record(self, change: Change, undo: Undo) -> None:
         """Journal a change already applied; undo it if the journal refuses.
@@ -400,7 +444,7 @@ class Allocator:
             raise failure(IpamInternalError, f"journal refused {change!r}") from exc
 
     def _apply(self, change: Change) -> Undo:
-        """Apply one change to the state and return how to undo it (lock held).
+        """Replay one change and return how to undo it (lock held).
 
         Raises:
             IpamError: The change does not fit the state.
@@ -418,39 +462,52 @@ class Allocator:
         raise TypeError(f"not a change: {change!r}")
 
     def _apply_pool_allocated(self, change: PoolAllocated) -> Undo:
-        """Hold a master pool for a new pool id."""
+        """Replay the allocation of a pool id."""
         key = _parse_pool_id(change.pool_id)
+        return self._hold(str(key), key, change.predefined)
+
+    def _apply_pool_released(self, change: PoolReleased) -> Undo:
+        """Replay the release of a pool id."""
+        key = _parse_pool_id(change.pool_id)
+        return self._drop(str(key), key)
+
+    def _hold(self, pool_id: str, key: PoolKey, position: Position | None) -> Undo:
+        """Allocate a pool id: hold its master pool (lock held).
+
+        Args:
+            pool_id: The canonical id, ``str(key)``.
+            key: The id's parts.
+            position: The predefined block it is, if it is one.
+        """
         space = self._spaces.get(key.address_space)
         if space is None:
             space = AddressSpace(key.address_space)
-        pool, undo_hold = space.hold(key.network, key.sub_network, change.predefined)
+        pool, undo_hold = space.hold(key.network, key.sub_network, position)
         self._spaces[space.name] = space
-        ref = PoolRef(key, pool)
-        self._refs[ref.pool_id] = ref
-        return partial(self._undo_pool_allocated, ref, space, undo_hold)
+        self._refs[pool_id] = PoolRef(pool_id, key, pool)
+        return partial(self._undo_hold, pool_id, space, undo_hold)
 
-    def _undo_pool_allocated(
-        self, ref: PoolRef, space: AddressSpace, undo_hold: Undo
-    ) -> None:
-        del self._refs[ref.pool_id]
+    def _undo_hold(self, pool_id: str, space: AddressSpace, undo_hold: Undo) -> None:
+        del self._refs[pool_id]
         undo_hold()
         self._prune(space)
 
-    def _apply_pool_released(self, change: PoolReleased) -> Undo:
-        """Drop a pool id's hold on its master pool."""
-        key = _parse_pool_id(change.pool_id)
-        ref = self._refs.get(str(key))
+    def _drop(self, pool_id: str, key: PoolKey) -> Undo:
+        """Release a pool id: drop its hold on its master pool (lock held).
+
+        Raises:
+            BadPoolError: The id is not allocated.
+        """
+        ref = self._refs.get(pool_id)
         if ref is None:
-            raise failure(BadPoolError, key)
+            raise failure(BadPoolError, pool_id)
         space = self._spaces[key.address_space]
         undo_release = space.release(key.network, key.sub_network)
-        del self._refs[ref.pool_id]
+        del self._refs[pool_id]
         self._prune(space)
-        return partial(self._undo_pool_released, ref, space, undo_release)
+        return partial(self._undo_drop, ref, space, undo_release)
 
-    def _undo_pool_released(
-        self, ref: PoolRef, space: AddressSpace, undo_release: Undo
-    ) -> None:
+    def _undo_drop(self, ref: PoolRef, space: AddressSpace, undo_release: Undo) -> None:
         self._spaces[space.name] = space
         undo_release()
         self._refs[ref.pool_id] = ref

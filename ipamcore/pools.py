@@ -26,6 +26,7 @@ from ipamcore.addresses import (
     IPNetwork,
     address_text,
     make_address,
+    network_range,
     parse_network,
 )
 from ipamcore.errors import (
@@ -47,7 +48,9 @@ def contains(network: IPNetwork, inner: IPNetwork) -> bool:
 def reserved_ordinals(network: IPNetwork) -> tuple[int, ...]:
     """Return the ordinals of ``network`` that are never handed out."""
     if network.version == 4:
-        return (0, network.num_addresses - 1) if network.prefixlen <= 30 else ()
+        return (
+            (0, (1 << (32 - network.prefixlen)) - 1) if network.prefixlen <= 30 else ()
+        )
     return (0,) if network.prefixlen <= 126 else ()
 
 
@@ -132,13 +135,12 @@ class Pool:
     def __init__(self, network: IPNetwork, interfaces: InterfaceFactory = INTERFACES):
         self.network = network
         self.version = network.version
-        self.first = int(network.network_address)
-        self.last = int(network.broadcast_address)
-        self.bitmap = Bitmap(network.num_addresses)
+        self.first, self.last = network_range(network)
+        self.bitmap = Bitmap(self.last - self.first + 1)
         self.reserved = reserved_ordinals(network)
         for ordinal in self.reserved:
             self.bitmap.set(ordinal)
-        self.interface = interfaces(network).make
+        self.interface = interfaces(network)
         self.cursor = 0
 
     def ordinal(self, version: int, value: int) -> int:
@@ -148,8 +150,7 @@ class Pool:
             IPOutOfRangeError: The address is not in the pool.
         """
         if version != self.version or not self.first <= value <= self.last:
-            text = address_text(version, value)
-            raise failure(IPOutOfRangeError, f"{text} is not in {self.network}")
+            raise self._outside(version, value)
         return value - self.first
 
     def address(self, ordinal: int) -> IPAddress:
@@ -205,6 +206,23 @@ class Pool:
         self.cursor = (ordinal + 1) % self.bitmap.bits
         return ordinal
 
+    def release(self, version: int, value: int) -> int | None:
+        """Mark the address ``(version, value)`` free.
+
+        Returns:
+            Its ordinal if it was in use, else ``None``: releasing a free or
+            reserved address changes nothing.
+
+        Raises:
+            IPOutOfRangeError: The address is not in the pool.
+        """
+        if version != self.version or not self.first <= value <= self.last:
+            raise self._outside(version, value)
+        ordinal = value - self.first
+        if ordinal in self.reserved or not self.bitmap.unset(ordinal):
+            return None
+        return ordinal
+
     def give_back(self, ordinal: int) -> bool:
         """Mark ``ordinal`` free; return whether it was in use.
 
@@ -234,6 +252,10 @@ class Pool:
             self.bitmap.unset(ordinal)
         self.cursor = cursor
 
+    def _outside(self, version: int, value: int) -> IPOutOfRangeError:
+        text = address_text(version, value)
+        return failure(IPOutOfRangeError, f"{text} is not in {self.network}")
+
     def _in_use(self, ordinal: int) -> IPAlreadyAllocatedError:
         return failure(IPAlreadyAllocatedError, self.address(ordinal))
 
@@ -246,24 +268,24 @@ class PoolRef:
     """What one pool id hands out from: its master pool and an ordinal range.
 
     Args:
+        pool_id: The canonical pool id, ``str(key)``.
         key: The pool id's parts.
         pool: The master pool.
 
     Attributes:
-        pool_id: The canonical pool id.
         start: First ordinal handed out (inclusive).
         end: Last ordinal handed out (inclusive).
     """
 
     __slots__ = ("end", "key", "pool", "pool_id", "start")
 
-    def __init__(self, key: PoolKey, pool: Pool) -> None:
+    def __init__(self, pool_id: str, key: PoolKey, pool: Pool) -> None:
+        self.pool_id = pool_id
         self.key = key
         self.pool = pool
-        self.pool_id = str(key)
         sub_network = key.sub_network
         if sub_network is None:
             self.start, self.end = 0, pool.bitmap.bits - 1
         else:
-            self.start = int(sub_network.network_address) - pool.first
-            self.end = int(sub_network.broadcast_address) - pool.first
+            first, last = network_range(sub_network)
+            self.start, self.end = first - pool.first, last - pool.first

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import socket
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv6Network
 
 from ipamcore._bitmap import Bitmap
@@ -70,29 +70,35 @@ class Base:
     Attributes:
         network: The base network.
         size: Prefix length of every block.
+        first: The base's first address, as an integer.
+        block: Number of addresses in one block.
+        count: Number of blocks in the base.
     """
 
     network: IPNetwork
     size: int
+    first: int = field(init=False, repr=False, compare=False)
+    block: int = field(init=False, repr=False, compare=False)
+    count: int = field(init=False, repr=False, compare=False)
 
-    @property
-    def first(self) -> int:
-        """The base's first address, as an integer."""
-        return int(self.network.network_address)
-
-    @property
-    def block(self) -> int:
-        """Number of addresses in one block."""
-        return 1 << (self.network.max_prefixlen - self.size)
-
-    @property
-    def count(self) -> int:
-        """Number of blocks in the base."""
-        return 1 << (self.size - self.network.prefixlen)
+    def __post_init__(self) -> None:
+        network = self.network
+        object.__setattr__(self, "first", int(network.network_address))
+        object.__setattr__(self, "block", 1 << (network.max_prefixlen - self.size))
+        object.__setattr__(self, "count", 1 << (self.size - network.prefixlen))
 
     def block_network(self, index: int) -> IPNetwork:
         """Return block ``index`` as a network."""
         return type(self.network)((self.first + index * self.block, self.size))
+
+    def is_block(self, index: int, network: IPNetwork) -> bool:
+        """Tell whether ``network`` is block ``index``."""
+        return (
+            0 <= index < self.count
+            and network.version == self.network.version
+            and network.prefixlen == self.size
+            and int(network.network_address) == self.first + index * self.block
+        )
 
 
 def parse_bases(spec: object) -> tuple[Base, ...]:
@@ -210,6 +216,13 @@ class PredefinedPools:
         if not 0 <= index < len(self.bases) or not 0 <= block < self.bases[index].count:
             raise ValueError(f"no predefined block at {position!r}")
         return self.bases[index].block_network(block)
+
+    def holds(self, position: Position, network: IPNetwork) -> bool:
+        """Tell whether the block at ``position`` is ``network``."""
+        index, block = position
+        return 0 <= index < len(self.bases) and self.bases[index].is_block(
+            block, network
+        )
 
     def advance(self, position: Position) -> None:
         """Move the cursor just past the block at ``position``."""

@@ -19,7 +19,7 @@ from functools import partial
 
 from ipamcore._bitmap import Bitmap
 from ipamcore._messages import failure
-from ipamcore.addresses import IPNetwork, make_address
+from ipamcore.addresses import IPNetwork, make_address, network_range
 from ipamcore.errors import BadPoolError, NoAvailablePoolError, PoolOverlapError
 from ipamcore.pools import Pool, PoolKey
 from ipamcore.predefined import Position, PredefinedPools
@@ -151,9 +151,7 @@ class AddressSpace:
                 pool_id = PoolKey(self.name, network, sub_network)
                 raise failure(PoolOverlapError, f"{pool_id} is already allocated")
             return
-        occupancy = self.occupancy(network.version)
-        first, last = int(network.network_address), int(network.broadcast_address)
-        used = occupancy.find_used(first, last)
+        used = self.occupancy(network.version).find_used(*network_range(network))
         if used is not None:
             address = make_address(network.version, used)
             detail = f"{network} overlaps a pool allocated at {address}"
@@ -164,7 +162,7 @@ class AddressSpace:
         if position is None:
             return _nothing
         pools = self.predefined.get(network.version)
-        if pools is None or pools.network(position) != network:
+        if pools is None or not pools.holds(position, network):
             raise ValueError(f"{network} is not the predefined block {position}")
         cursor = pools.cursor
         pools.advance(position)
