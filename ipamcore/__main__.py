@@ -1,0 +1,5 @@
+"""Run the ``ipamcore`` command as ``python -m ipamcore``."""
+
+from ipamcore.cli import main
+
+main(prog_name="ipamcore")

@@ -1,0 +1,229 @@
+"""The ``ipamcore`` command: replay driver call traces, simulate churn.
+
+Exit status: 0 on success, 1 when a check fails (a malformed trace line, an
+invariant broken during a simulation), 2 on bad usage.  Driver errors in a
+replay are ordinary answers and do not change the exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, BinaryIO, TextIO
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from ipamcore import protocol
+from ipamcore.allocator import Allocator
+from ipamcore.errors import IpamError
+from ipamcore.simulate import InvariantError, Recorder, Simulation, Summary, Workload
+
+__all__ = ["main"]
+
+_DEFAULTS = Workload()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ipamcore")
+def main() -> None:
+    """IP address management with the contract of Docker's IPAM driver.
+
+    Exit status: 0 on success, 1 when a check fails, 2 on bad usage.
+    """
+
+
+@main.command(short_help="Replay a JSON Lines trace of driver calls.")
+@click.argument("trace", type=click.File("rb"))
+def replay(trace: BinaryIO) -> None:
+    """Replay a JSON Lines TRACE of driver calls ('-' reads standard input).
+
+    Each line is a JSON object: "Call" names the call (GetCapabilities,
+    GetDefaultAddressSpaces, RequestPool, ReleasePool, RequestAddress or
+    ReleaseAddress) and the other members are the request fields of
+    Docker's remote IPAM plugin protocol (AddressSpace, Pool, SubPool,
+    Options, V6, PoolID, Address); a missing field takes its zero value ("",
+    false, no options), and an empty Address asks for any free address.  The
+    calls go to a fresh default allocator, in order.
+
+    For each non-blank line one JSON object is written to standard output:
+    the protocol's response fields (PoolID, Pool, Data, Address, ...), or
+    {"Err": "<message>"} when the driver refuses the call.  A malformed line
+    (bad JSON, unknown call or field, wrong type) gets {"Err": "line N:
+    <problem>"}, and the replay goes on.
+
+    Exit status: 0 when every line was well formed, even if some calls
+    returned Err (those are normal driver answers); 1 when any line was
+    malformed; 2 on bad usage, such as an unreadable file.
+    """
+    driver = Allocator()
+    malformed = 0
+    for number, line in enumerate(trace, start=1):
+        if not line.strip():
+            continue
+        try:
+            call, body = protocol.parse_line(line)
+            response = protocol.execute(driver, call, body)
+        except protocol.ProtocolError as exc:
+            malformed += 1
+            response = {"Err": f"line {number}: {exc}"}
+        except IpamError as exc:
+            response = protocol.error_response(exc)
+        click.echo(json.dumps(response))
+    if malformed:
+        sys.exit(1)
+
+
+def _refuse_dash(
+    context: click.Context, parameter: click.Parameter, value: str | None
+) -> str | None:
+    """Refuse ``-`` as a trace file: standard output carries the summary."""
+    if value == "-":
+        raise click.BadParameter("must be a file; standard output has the summary")
+    return value
+
+
+@main.command(short_help="Run a checked churn of networks and containers.")
+@click.option(
+    "--networks",
+    type=click.IntRange(min=1),
+    default=_DEFAULTS.networks,
+    show_default=True,
+    help="Networks to keep alive, at most (the default local pools hold 31).",
+)
+@click.option(
+    "--ops",
+    type=click.IntRange(min=1),
+    default=_DEFAULTS.operations,
+    show_default=True,
+    help="Driver calls to make.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=_DEFAULTS.seed,
+    show_default=True,
+    help="Seed of the random choices; the same seed gives the same run.",
+)
+@click.option("--serial", is_flag=True, help="Hand out addresses round-robin.")
+@click.option("--v6", is_flag=True, help="Use IPv6 pools instead of IPv4 ones.")
+@click.option(
+    "--check-every",
+    type=click.IntRange(min=1),
+    default=_DEFAULTS.check_interval,
+    show_default=True,
+    help="Calls between two full checks of the allocator's counts.",
+)
+@click.option(
+    "--trace-out",
+    type=click.Path(dir_okay=False, writable=True),
+    callback=_refuse_dash,
+    help="Save every call made to FILE, as a trace 'ipamcore replay' accepts.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the summary as JSON instead."
+)
+def simulate(
+    networks: int,
+    ops: int,
+    seed: int,
+    serial: bool,
+    v6: bool,
+    check_every: int,
+    trace_out: str | None,
+    as_json: bool,
+) -> None:
+    """Run an orchestrator-like churn on the default allocator and check it.
+
+    Networks are created the way Docker creates them (a predefined pool,
+    then its gateway address, then container addresses); containers and
+    networks then come and go at random, one driver call per operation.
+    The allocator is checked as it goes: no address handed out twice,
+    every address inside its pool, and its free counts and used addresses
+    matching the books.  Refusals the contract allows, such as NoAvailablePoolError,
+    are counted as failures by error class; they are not check failures.
+
+    A progress bar is shown on standard error when it is a terminal.  The
+    run ends with a table: operations per second, pools, addresses live,
+    runs, failures.
+
+    Exit status: 0 when every check passed, 1 when one failed (the message
+    names the operation and the seed; a trace saved with --trace-out ends
+    with the call that failed), 2 on bad usage.
+    """
+    workload = Workload(networks, ops, seed, serial, v6, check_every)
+    with _trace_recorder(trace_out) as recorder:
+        simulation = Simulation(Allocator(), workload, recorder)
+        try:
+            summary = _run_with_progress(simulation, ops)
+        except InvariantError as exc:
+            click.echo(
+                f"ipamcore simulate: check failed (seed {seed}): {exc}", err=True
+            )
+            sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2))
+    else:
+        _console(sys.stdout).print(_summary_table(summary))
+
+
+@contextmanager
+def _trace_recorder(path: str | None) -> Iterator[Recorder | None]:
+    """Open the trace file, if any, and yield a recorder writing to it."""
+    if path is None:
+        yield None
+        return
+    with open(path, "w", encoding="utf-8") as out:
+        yield lambda call, body, response: _write_call(out, call, body)
+
+
+def _write_call(out: TextIO, call: str, body: protocol.Request) -> None:
+    """Write one call as a trace line."""
+    out.write(json.dumps({"Call": call, **body}) + "\n")
+
+
+def _run_with_progress(simulation: Simulation, total: int) -> Summary:
+    """Run a simulation with a progress bar on standard error, if a terminal."""
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=_console(sys.stderr),
+        disable=not sys.stderr.isatty(),
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("simulating", total=total)
+        return simulation.run(lambda done: progress.update(task, completed=done))
+
+
+def _summary_table(summary: Summary) -> Table:
+    """Lay a summary out as a two-column table."""
+    table = Table(title="ipamcore simulate")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("operations", f"{summary.operations:,}")
+    table.add_row("operations per second", f"{summary.operations_per_second:,.0f}")
+    table.add_row("pools", f"{summary.pools:,}")
+    table.add_row("addresses live", f"{summary.addresses:,}")
+    table.add_row("runs", f"{summary.runs:,}")
+    table.add_row("checks passed", f"{summary.checks:,}")
+    for name, count in sorted(summary.failures.items()):
+        table.add_row(f"failures: {name}", f"{count:,}")
+    if not summary.failures:
+        table.add_row("failures", "0")
+    return table
+
+
+def _console(stream: IO[str]) -> Console:
+    """Return a console that writes escape codes only to a terminal."""
+    return Console(file=stream, force_terminal=stream.isatty())
+
+
+if __name__ == "__main__":
+    main()

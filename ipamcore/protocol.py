@@ -1,0 +1,277 @@
+"""The JSON mapping of Docker's remote IPAM plugin protocol.
+
+Docker talks to a remote IPAM plugin by posting a JSON object to an endpoint
+named ``IpamDriver.<Call>`` and reading a JSON object back.  This module is
+the one place that knows those objects: it checks a request body, turns it
+into a call on a driver (any object with the contract's methods, such as
+`ipamcore.Allocator`), and turns the answer into the response body.  A driver
+error becomes ``{"Err": "<message>"}``, as the protocol wants.
+
+The request fields are exactly the protocol's: a missing field takes its
+zero value (``""``, ``false``, no options), as Docker's own decoder does; an
+unknown field, a value of the wrong JSON type, an unknown call or text that
+is not a JSON object raises `ProtocolError`.  An empty ``Address`` in
+``RequestAddress`` asks for any free address.
+
+The module does no I/O.  ``ipamcore replay`` feeds it JSON Lines, each line
+an object whose ``"Call"`` member names the call (see `parse_line`); a plugin
+server feeds it HTTP bodies, keyed by endpoint name (see `ENDPOINTS`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Protocol
+
+from ipamcore.constants import PLUGIN_ENDPOINT_TYPE
+from ipamcore.errors import InvalidRequestError, IpamError
+from ipamcore.registry import Ipam
+
+__all__ = [
+    "CALLS",
+    "ENDPOINTS",
+    "FIELDS",
+    "Driver",
+    "ProtocolError",
+    "Request",
+    "Response",
+    "error_response",
+    "execute",
+    "get_capabilities",
+    "get_default_address_spaces",
+    "parse_line",
+    "release_address",
+    "release_pool",
+    "request_address",
+    "request_pool",
+    "respond",
+]
+
+Request = Mapping[str, object]
+"""A decoded request body: field name to JSON value."""
+
+Response = dict[str, object]
+"""A response body, ready for `json.dumps`."""
+
+
+class Driver(Ipam, Protocol):
+    """A driver the protocol can serve: the contract's methods and capabilities."""
+
+    def capabilities(self) -> Mapping[str, bool]:
+        """Return the ``RequiresMACAddress`` and ``RequiresRequestReplay`` flags."""
+        ...
+
+
+class ProtocolError(InvalidRequestError):
+    """A request does not follow the protocol.
+
+    The message names the offending call, field or JSON problem.  It is an
+    `InvalidRequestError`, so `respond` answers it with ``Err`` like any
+    other driver error; ``ipamcore replay`` reports it with a line number.
+    """
+
+
+Handler = Callable[[Driver, Request], Response]
+
+
+def get_default_address_spaces(driver: Driver, body: Request) -> Response:
+    """Answer ``GetDefaultAddressSpaces``: the two default space names."""
+    local, global_ = driver.get_default_address_spaces()
+    return {"LocalDefaultAddressSpace": local, "GlobalDefaultAddressSpace": global_}
+
+
+def get_capabilities(driver: Driver, body: Request) -> Response:
+    """Answer ``GetCapabilities`` with the driver's two capability flags."""
+    capabilities = driver.capabilities()
+    return {
+        "RequiresMACAddress": bool(capabilities["RequiresMACAddress"]),
+        "RequiresRequestReplay": bool(capabilities["RequiresRequestReplay"]),
+    }
+
+
+def request_pool(driver: Driver, body: Request) -> Response:
+    """Answer ``RequestPool``: the pool id, the pool in CIDR form and data."""
+    pool_id, network, data = driver.request_pool(
+        _text(body, "AddressSpace"),
+        _text(body, "Pool"),
+        _text(body, "SubPool"),
+        _options(body, "Options"),
+        _flag(body, "V6"),
+    )
+    return {"PoolID": pool_id, "Pool": str(network), "Data": dict(data)}
+
+
+def release_pool(driver: Driver, body: Request) -> Response:
+    """Answer ``ReleasePool`` with an empty body."""
+    driver.release_pool(_text(body, "PoolID"))
+    return {}
+
+
+def request_address(driver: Driver, body: Request) -> Response:
+    """Answer ``RequestAddress``: the address in CIDR form and data."""
+    interface, data = driver.request_address(
+        _text(body, "PoolID"),
+        _text(body, "Address") or None,
+        _options(body, "Options"),
+    )
+    return {"Address": str(interface), "Data": dict(data)}
+
+
+def release_address(driver: Driver, body: Request) -> Response:
+    """Answer ``ReleaseAddress`` with an empty body."""
+    driver.release_address(_text(body, "PoolID"), _text(body, "Address"))
+    return {}
+
+
+CALLS: Mapping[str, Handler] = MappingProxyType(
+    {
+        "GetCapabilities": get_capabilities,
+        "GetDefaultAddressSpaces": get_default_address_spaces,
+        "RequestPool": request_pool,
+        "ReleasePool": release_pool,
+        "RequestAddress": request_address,
+        "ReleaseAddress": release_address,
+    }
+)
+"""The handler of each call, keyed by call name (``"RequestPool"``)."""
+
+FIELDS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "GetCapabilities": frozenset(),
+        "GetDefaultAddressSpaces": frozenset(),
+        "RequestPool": frozenset({"AddressSpace", "Pool", "SubPool", "Options", "V6"}),
+        "ReleasePool": frozenset({"PoolID"}),
+        "RequestAddress": frozenset({"PoolID", "Address", "Options"}),
+        "ReleaseAddress": frozenset({"PoolID", "Address"}),
+    }
+)
+"""The request fields each call accepts."""
+
+ENDPOINTS: Mapping[str, str] = MappingProxyType(
+    {f"{PLUGIN_ENDPOINT_TYPE}.{call}": call for call in CALLS}
+)
+"""The call name of each plugin endpoint (``"IpamDriver.RequestPool"``)."""
+
+
+def execute(driver: Driver, call: str, body: Request) -> Response:
+    """Check a request, run it on the driver and return the response body.
+
+    Args:
+        driver: The driver that serves the call.
+        call: The call name, such as ``"RequestAddress"``.
+        body: The request fields, without ``"Call"``.
+
+    Returns:
+        The response body of a successful call.
+
+    Raises:
+        ProtocolError: The call is unknown, or a field is unknown or has the
+            wrong JSON type; the driver was not called.
+        IpamError: The driver refused the call.
+    """
+    handler = CALLS.get(call)
+    if handler is None:
+        raise ProtocolError(f"unknown call {call!r}")
+    unknown = sorted(set(body) - FIELDS[call])
+    if unknown:
+        raise ProtocolError(f"unknown field {unknown[0]!r} in {call}")
+    return handler(driver, body)
+
+
+def respond(driver: Driver, call: str, body: Request) -> Response:
+    """Like `execute`, but answer every `IpamError` with an ``Err`` body."""
+    try:
+        return execute(driver, call, body)
+    except IpamError as exc:
+        return error_response(exc)
+
+
+def error_response(exc: IpamError) -> Response:
+    """Return the response body that reports a driver error."""
+    return {"Err": str(exc)}
+
+
+def parse_line(line: str | bytes) -> tuple[str, dict[str, object]]:
+    """Decode one line of a trace into a call name and its request fields.
+
+    A line is a JSON object whose ``"Call"`` member names the call; its other
+    members are the request fields, checked later by `execute`.
+
+    Raises:
+        ProtocolError: The line is not UTF-8, not JSON, not an object, or has
+            no string ``"Call"``.
+    """
+    value = _decode_json(line)
+    if not isinstance(value, dict):
+        raise ProtocolError(f"expected a JSON object, got {_json_type(value)}")
+    body = dict(value)
+    if "Call" not in body:
+        raise ProtocolError("missing field Call")
+    call = body.pop("Call")
+    if not isinstance(call, str):
+        raise ProtocolError(f"field Call must be a string, got {_json_type(call)}")
+    return call, body
+
+
+def _decode_json(line: str | bytes) -> object:
+    """Parse JSON text, turning every decoding failure into `ProtocolError`."""
+    try:
+        text = line.decode() if isinstance(line, bytes) else line
+        text = text.strip()
+    except UnicodeDecodeError:
+        raise ProtocolError("not valid UTF-8") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise ProtocolError("invalid JSON: nested too deeply") from None
+
+
+def _text(body: Request, name: str) -> str:
+    """Return a string field; a missing one is ``""``."""
+    value = body.get(name, "")
+    if not isinstance(value, str):
+        raise ProtocolError(f"field {name} must be a string, got {_json_type(value)}")
+    return value
+
+
+def _flag(body: Request, name: str) -> bool:
+    """Return a boolean field; a missing one is ``False``."""
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise ProtocolError(f"field {name} must be a boolean, got {_json_type(value)}")
+    return value
+
+
+def _options(body: Request, name: str) -> dict[str, str] | None:
+    """Return an object of strings; a missing one or ``null`` is ``None``."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ProtocolError(f"field {name} must be an object, got {_json_type(value)}")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            got = _json_type(item)
+            raise ProtocolError(
+                f"field {name}: {key!r} must map to a string, got {got}"
+            )
+    return dict(value)
+
+
+def _json_type(value: object) -> str:
+    """Name the JSON type of a decoded value, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
