@@ -93,7 +93,7 @@ class Workload:
     """
 
     networks: int = 30
-    operations: int = 200_000
+    operations: int = 1_000_000
     seed: int = 0
     serial: bool = False
     v6: bool = False
