@@ -37,9 +37,18 @@ def main() -> None:
     """
 
 
+_host_id_option = click.option(
+    "--host-id",
+    metavar="ID",
+    help="Derive the default IPv6 pools from ID rather than this machine's id "
+    "(Docker's engine id gives Docker's pools).",
+)
+
+
 @main.command(short_help="Replay a JSON Lines trace of driver calls.")
 @click.argument("trace", type=click.File("rb"))
-def replay(trace: BinaryIO) -> None:
+@_host_id_option
+def replay(trace: BinaryIO, host_id: str | None) -> None:
     """Replay a JSON Lines TRACE of driver calls ('-' reads standard input).
 
     Each line is a JSON object: "Call" names the call (GetCapabilities,
@@ -48,7 +57,8 @@ def replay(trace: BinaryIO) -> None:
     Docker's remote IPAM plugin protocol (AddressSpace, Pool, SubPool,
     Options, V6, PoolID, Address); a missing field takes its zero value ("",
     false, no options), and an empty Address asks for any free address.  The
-    calls go to a fresh default allocator, in order.
+    calls go to a fresh default allocator, in order.  Its IPv6 predefined
+    pools derive from the machine's id unless --host-id is given.
 
     For each non-blank line one JSON object is written to standard output:
     the protocol's response fields (PoolID, Pool, Data, Address, ...), or
@@ -60,7 +70,7 @@ def replay(trace: BinaryIO) -> None:
     returned Err (those are normal driver answers); 1 when any line was
     malformed; 2 on bad usage, such as an unreadable file.
     """
-    driver = Allocator()
+    driver = Allocator(host_id=host_id)
     malformed = 0
     for number, line in enumerate(trace, start=1):
         if not line.strip():
@@ -124,6 +134,7 @@ def _refuse_dash(
     callback=_refuse_dash,
     help="Save every call made to FILE, as a trace 'ipamcore replay' accepts.",
 )
+@_host_id_option
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as JSON instead."
 )
@@ -135,6 +146,7 @@ def simulate(
     v6: bool,
     check_every: int,
     trace_out: str | None,
+    host_id: str | None,
     as_json: bool,
 ) -> None:
     """Run an orchestrator-like churn on the default allocator and check it.
@@ -157,7 +169,7 @@ def simulate(
     """
     workload = Workload(networks, ops, seed, serial, v6, check_every)
     with _trace_recorder(trace_out) as recorder:
-        simulation = Simulation(Allocator(), workload, recorder)
+        simulation = Simulation(Allocator(host_id=host_id), workload, recorder)
         try:
             summary = _run_with_progress(simulation, ops)
         except InvariantError as exc:
