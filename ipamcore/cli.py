@@ -64,7 +64,7 @@ def replay(trace: BinaryIO, host_id: str | None) -> None:
     the protocol's response fields (PoolID, Pool, Data, Address, ...), or
     {"Err": "<message>"} when the driver refuses the call.  A malformed line
     (bad JSON, unknown call or field, wrong type) gets {"Err": "line N:
-    <problem>"}, and the replay goes on.
+    Invalid Request: <problem>"}, and the replay goes on.
 
     Exit status: 0 when every line was well formed, even if some calls
     returned Err (those are normal driver answers); 1 when any line was

@@ -67,10 +67,16 @@ class Driver(Ipam, Protocol):
 class ProtocolError(InvalidRequestError):
     """A request does not follow the protocol.
 
-    The message names the offending call, field or JSON problem.  It is an
-    `InvalidRequestError`, so `respond` answers it with ``Err`` like any
-    other driver error; ``ipamcore replay`` reports it with a line number.
+    It is an `InvalidRequestError`, so `respond` answers it with ``Err`` like
+    any other driver error; ``ipamcore replay`` reports it with a line number.
+
+    Args:
+        detail: The offending call, field or JSON problem; the message is the
+            contract's text followed by it, like the allocator's messages.
     """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"{self.message}: {detail}")
 
 
 Handler = Callable[[Driver, Request], Response]

@@ -236,21 +236,32 @@ def test_replay_reports_malformed_lines_and_goes_on() -> None:
     ]
     result = ipamcore("replay", "-", stdin=b"\n".join(lines) + b"\n")
     assert result.returncode == 1
-    assert result.stdout.decode().splitlines() == [
-        json.dumps({"PoolID": POOL, "Pool": "172.17.0.0/16", "Data": {}}),
-        '{"Err": "line 2: field V6 must be a boolean, got a string"}',
-        '{"Err": "line 4: unknown field \'Bogus\' in RequestPool"}',
-        '{"Err": "line 5: unknown call \'Frobnicate\'"}',
-        '{"Err": "line 6: missing field Call"}',
-        '{"Err": "line 7: expected a JSON object, got an array"}',
-        '{"Err": "line 8: invalid JSON: Expecting property name enclosed in '
-        'double quotes at column 24"}',
-        '{"Err": "line 9: field Call must be a string, got a number"}',
-        '{"Address": "172.17.0.1/16", "Data": {}}',
-        '{"Err": "line 11: field Options: \'a\' must map to a string, got a number"}',
-        '{"Err": "line 12: not valid UTF-8"}',
-        "{}",
-    ]
+    assert result.stderr == b""
+    assert result.stdout.decode() == jsonl(
+        [
+            {"PoolID": POOL, "Pool": "172.17.0.0/16", "Data": {}},
+            malformed(2, "field V6 must be a boolean, got a string"),
+            malformed(4, "unknown field 'Bogus' in RequestPool"),
+            malformed(5, "unknown call 'Frobnicate'"),
+            malformed(6, "missing field Call"),
+            malformed(7, "expected a JSON object, got an array"),
+            malformed(
+                8,
+                "invalid JSON: Expecting property name enclosed in double quotes "
+                "at column 24",
+            ),
+            malformed(9, "field Call must be a string, got a number"),
+            {"Address": "172.17.0.1/16", "Data": {}},
+            malformed(11, "field Options: 'a' must map to a string, got a number"),
+            malformed(12, "not valid UTF-8"),
+            {},
+        ]
+    )
+
+
+def malformed(number: int, problem: str) -> dict[str, object]:
+    """The result replay gives for a malformed line."""
+    return {"Err": f"line {number}: Invalid Request: {problem}"}
 
 
 def test_replay_of_nothing_writes_nothing() -> None:

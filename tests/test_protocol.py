@@ -197,9 +197,9 @@ def test_malformed_requests_raise_protocol_error_and_change_nothing(
     before = pooled.pools()
     with pytest.raises(ProtocolError) as caught:
         execute(pooled, call, body)
-    assert str(caught.value) == message
+    assert str(caught.value) == f"Invalid Request: {message}"
     assert isinstance(caught.value, InvalidRequestError)
-    assert respond(pooled, call, body) == {"Err": message}
+    assert respond(pooled, call, body) == {"Err": f"Invalid Request: {message}"}
     assert pooled.pools() == before
 
 
@@ -227,7 +227,7 @@ def test_parse_line_splits_call_from_fields() -> None:
 def test_parse_line_rejects(line: bytes, message: str) -> None:
     with pytest.raises(ProtocolError) as caught:
         parse_line(line)
-    assert str(caught.value).startswith(message)
+    assert str(caught.value).startswith(f"Invalid Request: {message}")
 
 
 def test_protocol_error_is_an_ipam_error() -> None:
