@@ -8,6 +8,7 @@ cdef extern from *:
     typedef unsigned __int128 ipam_u128;
     typedef struct ipam_entry { ipam_u128 key; ipam_u128 val; } ipam_entry;
     typedef struct ipam_node { int n; int cap; ipam_entry e[]; } ipam_node;
+    #define IPAM_PREFETCH(p) __builtin_prefetch(p)
     #define IPAM_NODE_SIZE(cap) \
         (sizeof(ipam_node) + (size_t)(cap) * sizeof(ipam_entry))
     """
@@ -30,6 +31,7 @@ cdef extern from *:
         Entry e[1]
 
     size_t NODE_SIZE "IPAM_NODE_SIZE"(int cap)
+    void prefetch "IPAM_PREFETCH"(const void *p) noexcept nogil
 
 
 cdef enum:

@@ -122,6 +122,14 @@ cdef inline int upper(Node *node, u128 x) noexcept nogil:
     cdef int lo = 0
     cdef int hi = node.n
     cdef int mid
+    cdef const char *line = <const char *>&node.e[0]
+    cdef const char *stop = <const char *>&node.e[node.n]
+    # A binary search's probes depend on each other, so in a node that is
+    # not in cache each would wait for memory in turn.  Asking for every
+    # line at once lets those loads overlap.
+    while line < stop:
+        prefetch(line)
+        line += 64
     while lo < hi:
         mid = (lo + hi) >> 1
         if node.e[mid].key <= x:
