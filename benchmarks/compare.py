@@ -124,6 +124,8 @@ def new_record(workload: Workload, impl: Implementation) -> Record:
 
 def rotated(items: list[Implementation], turn: int) -> list[Implementation]:
     """``items`` starting at position ``turn`` (mod its length)."""
+    if not items:
+        return []
     turn %= len(items)
     return items[turn:] + items[:turn]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,6 +192,7 @@ def markdown(saved: dict[str, Any]) -> str:
         "|" + "|".join(" --- " for _ in COLUMNS) + "|",
     ]
     lines += ["| " + " | ".join(cells(records, row)) + " |" for row in records]
+    lines += ["", *summary(records)]
     lines += ["", "| target | measured | met |", "| --- | --- | --- |"]
     for target in targets(records):
         lines.append(f"| {target.name} | {target.measured} | {verdict(target)} |")
@@ -347,37 +348,25 @@ MEMORY_LEADS = {
 
 def targets(records: list[Record]) -> list[Target]:
     """Every target of the brief, evaluated on a run's rows."""
-    checks: list[Callable[[], Target]] = [
-        *(
-            (lambda k=k, w=w: speed_lead(records, w, f"{k}: ahead of every baseline"))
-            for k, w in SPEED_LEADS.items()
-        ),
-        *(
-            (
-                lambda k=k, w=w: memory_lead(
-                    records, w, f"{k}: less memory than every baseline"
-                )
-            )
-            for k, w in MEMORY_LEADS.items()
-        ),
-        lambda: within(
-            records, "set_any_fill16", 1.5, "W1: within 1.5x of fastest baseline"
-        ),
-        lambda: within(
-            records, "set_any_fill8", 1.5, "W4: within 1.5x of fastest baseline"
-        ),
-        lambda: at_most(records, "set_any_fill16", 150, "W1 set_any <= 150 ns"),
-        lambda: at_most(
-            records, "unset_set_any_churn16", 400, "W2 iteration <= 400 ns"
-        ),
-        lambda: at_most(
-            records, "unset_set_any_fragmented20", 500, "W7 iteration <= 500 ns"
-        ),
-        lambda: scaling_target(records),
-        lambda: at_most(records, "release_request_churn", 3000, "I2 iteration <= 3 us"),
-        lambda: pools_target(records),
+    found = [
+        speed_lead(records, workload, f"{key}: ahead of every baseline")
+        for key, workload in SPEED_LEADS.items()
     ]
-    return [check() for check in checks]
+    found += [
+        memory_lead(records, workload, f"{key}: less memory than every baseline")
+        for key, workload in MEMORY_LEADS.items()
+    ]
+    return [
+        *found,
+        within(records, "set_any_fill16", 1.5, "W1: within 1.5x of fastest baseline"),
+        within(records, "set_any_fill8", 1.5, "W4: within 1.5x of fastest baseline"),
+        at_most(records, "set_any_fill16", 150, "W1 set_any <= 150 ns"),
+        at_most(records, "unset_set_any_churn16", 400, "W2 iteration <= 400 ns"),
+        at_most(records, "unset_set_any_fragmented20", 500, "W7 iteration <= 500 ns"),
+        scaling_target(records),
+        at_most(records, "release_request_churn", 3000, "I2 iteration <= 3 us"),
+        pools_target(records),
+    ]
 
 
 def targets_table(found: Iterable[Target]) -> Table:
@@ -391,13 +380,42 @@ def targets_table(found: Iterable[Target]) -> Table:
     return out
 
 
-def show(saved: dict[str, Any], console: Console) -> None:
-    """Print the comparison table, the S ratios and the targets."""
-    console.print(table(saved))
-    ratios = scaling_ratios(saved["results"])
+def bytes_per_run(records: list[Record]) -> dict[str, float]:
+    """Per implementation: peak memory of S at the most runs, per run."""
+    rows = [
+        r for r in records if r["key"] == "S" and (r.get("memory") or {}).get("peak")
+    ]
+    if not rows:
+        return {}
+    most = max(r["runs"] for r in rows)
+    return {
+        r["implementation"]: r["memory"]["peak"] / most
+        for r in rows
+        if r["runs"] == most
+    }
+
+
+def summary(records: list[Record]) -> list[str]:
+    """Lines under the table: S ratios and memory per run."""
+    lines = []
+    ratios = scaling_ratios(records)
     if ratios:
         text = ", ".join(
             f"{name} {value:.2f}" for name, value in sorted(ratios.items())
         )
-        console.print(f"S ratio (cost at the most runs / at the fewest): {text}")
+        lines.append(f"S ratio (cost at the most runs / at the fewest): {text}")
+    per_run = bytes_per_run(records)
+    if per_run:
+        text = ", ".join(
+            f"{name} {value:.1f}" for name, value in sorted(per_run.items())
+        )
+        lines.append(f"S peak memory per run at the most runs, bytes: {text}")
+    return lines
+
+
+def show(saved: dict[str, Any], console: Console) -> None:
+    """Print the comparison table, the summary lines and the targets."""
+    console.print(table(saved))
+    for line in summary(saved["results"]):
+        console.print(line)
     console.print(targets_table(targets(saved["results"])))
