@@ -226,18 +226,54 @@ def fragmented20_plan() -> Plan:
     return Plan(batched(drawn), complement(0, 2**20 - 1, free))
 
 
-def scaling_bits(runs: int) -> int:
-    """Size of the scaling bitmap with ``runs`` runs."""
+def scaling_window(runs: int) -> int:
+    """Width of the window of S that holds its ``runs`` runs."""
     return runs // 2 * (SCALING_STRETCH + 1)
+
+
+def scaling_bits(runs: int) -> int:
+    """Size of the S bitmap: the window plus room for it to slide up."""
+    slide = scaled(SCALING_ITERATIONS) * (SCALING_STRETCH + 1) * 5 // 4
+    return scaling_window(runs) + slide + SCALING_STRETCH + 1
+
+
+def replay_window(
+    free: set[int], rng: random.Random, window: int, count: int
+) -> tuple[list[int], int]:
+    """Replay S: free a used ordinal of the window, take the lowest free.
+
+    The window starts at the lowest free ordinal, so the holes stay spread
+    over it instead of piling up at the top as the lowest ones are taken.
+    Updates ``free`` in place; returns the drawn ordinals and the first
+    ordinal past the highest window.
+    """
+    heap, drawn, reach = sorted(free), [], 0
+    for _ in range(count):
+        low = heap[0]
+        ordinal = low + rng.randrange(window)
+        while ordinal in free:
+            ordinal = low + rng.randrange(window)
+        drawn.append(ordinal)
+        free.add(ordinal)
+        free.remove(heappushpop(heap, ordinal))
+        reach = max(reach, low + window)
+    return drawn, reach
 
 
 @cache
 def scaling_plan(runs: int) -> Plan:
-    """S: used stretches of `SCALING_STRETCH`, each followed by one free."""
-    rng, bits = random.Random(SEED), scaling_bits(runs)
-    step = SCALING_STRETCH + 1
-    free = set(range(SCALING_STRETCH, bits, step))
-    drawn = replay_lowest(free, lambda: rng.randrange(bits), scaled(SCALING_ITERATIONS))
+    """S: R/2 used stretches of `SCALING_STRETCH`, each followed by one free.
+
+    Everything above the window is used, so the bitmap starts with R + 1
+    runs; each iteration frees a random used ordinal of the window (a split)
+    and `set_any` takes the lowest free one (a merge at the front), which
+    keeps about R runs while the window slides up.
+    """
+    rng, bits, window = random.Random(SEED), scaling_bits(runs), scaling_window(runs)
+    free = set(range(SCALING_STRETCH, window, SCALING_STRETCH + 1))
+    drawn, reach = replay_window(free, rng, window, scaled(SCALING_ITERATIONS))
+    if reach > bits:
+        raise WorkloadError(f"S window slid to {reach}, past {bits} ordinals")
     return Plan(batched(drawn), complement(0, bits - 1, free))
 
 
@@ -531,9 +567,10 @@ def scaling(runs: int) -> Callable[[Callable[[int], Any]], Trial]:
 
     def prepare(factory: Callable[[int], Any]) -> Trial:
         plan, bits = scaling_plan(runs), scaling_bits(runs)
-        bitmap = factory(bits)
-        for start in range(0, bits, SCALING_STRETCH + 1):
+        bitmap, window = factory(bits), scaling_window(runs)
+        for start in range(0, window, SCALING_STRETCH + 1):
             bitmap.set_range(start, start + SCALING_STRETCH - 1)
+        bitmap.set_range(window, bits - 1)
         run = churn(bitmap.unset, bitmap.set_any, plan.batches)
         ops = scaled(SCALING_ITERATIONS)
         return Trial(bitmap, ops, run, expect_ranges(bitmap, plan.used))
