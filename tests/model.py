@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Iterator
+from itertools import pairwise
 
 from ipamcore import BitAllocatedError, NoBitAvailableError
 
@@ -52,7 +53,7 @@ class ModelBitmap:
         for start, end in self.used:
             edges += [start, end + 1]
         edges.append(self.bits)
-        return sum(1 for a, b in zip(edges, edges[1:], strict=False) if b > a)
+        return sum(1 for a, b in pairwise(edges) if b > a)
 
     def is_set(self, ordinal: int) -> bool:
         ordinal = operator.index(ordinal)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import pickle
 import random
@@ -521,10 +522,8 @@ def test_threads_never_share_an_ordinal() -> None:
                 if mine and rng.random() < 0.45:
                     assert bm.unset(mine.pop(rng.randrange(len(mine))))
                 else:
-                    try:
+                    with contextlib.suppress(NoBitAvailableError):
                         mine.append(bm.set_any(serial=rng.random() < 0.5))
-                    except NoBitAvailableError:
-                        pass
         except BaseException as exc:  # reported below, in the main thread
             failures.append(exc)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -16,8 +15,23 @@ from model import ModelBitmap
 
 from ipamcore import BitAllocatedError, Bitmap, NoBitAvailableError
 
-SIZES = [1, 2, 3, 31, 32, 33, 64, 100, 1000, 65536, 2**32 + 5, 2**64, 2**64 + 1,
-         2**128 - 1, 2**128]
+SIZES = [
+    1,
+    2,
+    3,
+    31,
+    32,
+    33,
+    64,
+    100,
+    1000,
+    65536,
+    2**32 + 5,
+    2**64,
+    2**64 + 1,
+    2**128 - 1,
+    2**128,
+]
 
 
 def outcome(call, *args):
