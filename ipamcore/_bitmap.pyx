@@ -18,6 +18,14 @@ Invariants of the tree, checked by ``_check_invariants``:
   root at least two;
 * ``count`` and ``used`` are exact.
 
+Memory is about 40 bytes per used run (two runs of the encoding), whatever
+the run lengths.  That beats a dense bitmap as long as a used run and the
+free run after it span a few hundred ordinals together; a bitmap where
+almost every ordinal is a run of its own (every other ordinal used) costs
+far more than one bit per ordinal.
+TODO: dense chunk entries for heavily fragmented stretches, as compressed
+bitmaps do, so that such a stretch costs one bit per ordinal.
+
 Atomicity: no method releases the GIL or calls back into Python code once it
 starts changing the tree, and memory a change needs is allocated before the
 change begins, so each call is atomic with respect to other Python threads,
