@@ -339,9 +339,14 @@ class Allocator:
                     raise failure(IpamInternalError, detail) from exc
 
     def pools(self) -> list[PoolInfo]:
-        """Return a snapshot of every allocated pool id, oldest first."""
+        """Return a snapshot of every allocated pool id.
+
+        Sorted by address space, then IP version, then network and
+        sub-network (a master pool's own id before its sub-pools').
+        """
         with self._lock:
-            return [_info(ref) for ref in self._refs.values()]
+            infos = [_info(ref) for ref in self._refs.values()]
+        return sorted(infos, key=_order)
 
     def used_ranges(self, pool_id: str) -> list[tuple[IPAddress, IPAddress]]:
         """Return the inclusive ranges of used addresses of a pool id's master pool.
@@ -630,6 +635,18 @@ def _info(ref: PoolRef) -> PoolInfo:
         runs=pool.bitmap.runs,
         reserved=tuple(pool.address(ordinal) for ordinal in pool.reserved),
     )
+
+
+def _order(info: PoolInfo) -> tuple[object, ...]:
+    """Sort key of `Allocator.pools`."""
+    sub_network = info.sub_network
+    inner = (-1, -1) if sub_network is None else _place(sub_network)
+    return (info.address_space, info.network.version, *_place(info.network), *inner)
+
+
+def _place(network: IPNetwork) -> tuple[int, int]:
+    """Where a network sorts among networks of its version."""
+    return int(network.network_address), network.prefixlen
 
 
 def _nothing() -> None:
