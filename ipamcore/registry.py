@@ -101,11 +101,15 @@ class Registry:
 
         Raises:
             InvalidIpamServiceError: ``name`` is not a non-empty string, is
-                taken, or ``driver`` lacks a method of `IPAM_METHODS`.
+                taken, or ``driver`` is a class or lacks a method of
+                `IPAM_METHODS`.
         """
         _log.debug("register_ipam_driver(%r, %r)", name, driver)
         if not isinstance(name, str) or not name:
             raise failure(InvalidIpamServiceError, f"bad driver name {name!r}")
+        if isinstance(driver, type):
+            detail = f"{driver!r} is a class; register an instance of it"
+            raise failure(InvalidIpamServiceError, detail)
         missing = [method for method in IPAM_METHODS if not _has_method(driver, method)]
         if missing:
             detail = f"{driver!r} lacks {', '.join(missing)}"
