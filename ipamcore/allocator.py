@@ -5,13 +5,13 @@ takes the allocator's lock and logs each call at DEBUG.  The state lives
 below it: address spaces (`ipamcore.spaces`) holding master pools
 (`ipamcore.pools`), and an index from each pool id to what it hands out.
 
-Every change of state is reported to the allocator's journal, if it has
-one (`ipamcore.journal`), and can be replayed.  Pool changes are applied by
-`Allocator._apply` both live and on replay.  Address requests, the hot
-path, let the bitmap choose and mark the address in one step and then
-describe what it did; they build no change object at all when there is no
-journal, because building one costs about a quarter of the time budget of
-a request.
+Every change of state reaches the allocator's journal, if it has one
+(`ipamcore.journal`), through one method, `Allocator._record`, which undoes
+the change if the journal refuses it.  Pools are held and dropped by the
+same methods live and on replay (`Allocator.replay`).  Address requests,
+the hot path, let the bitmap choose and mark the address in one step and
+then describe what it did; without a journal they build no change object at
+all, which would cost a noticeable part of a request's time budget.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from ipamcore.predefined import (
     parse_bases,
     ula_base,
 )
-from ipamcore.spaces import AddressSpace, Undo
+from ipamcore.spaces import AddressSpace, Undo, nothing
 
 __all__ = ["Allocator", "PoolInfo", "PoolsSpec"]
 
@@ -269,7 +269,7 @@ class Allocator:
                 ordinal = pool.take_lowest(ref.start, ref.end)
                 if self._journal is not None:
                     change = AddressAllocated(ref.pool_id, pool.first + ordinal)
-                    self._record(change, partial(pool.untake, ordinal, pool.cursor))
+                    self._record(change, partial(pool.undo_take, ordinal, pool.cursor))
         finally:
             lock.release()
         return pool.interface(pool.first + ordinal), {}
@@ -325,8 +325,8 @@ class Allocator:
             IpamInternalError: A change does not fit the state (its cause
                 is chained).
         """
-        _log.debug("replay(%r)", changes)
         pending = list(changes)
+        _log.debug("replay of %d changes", len(pending))
         with self._lock:
             undos: list[Undo] = []
             for index, change in enumerate(pending):
@@ -387,7 +387,7 @@ class Allocator:
         ordinal = pool.take_next(ref.start, ref.end)
         if self._journal is not None:
             change = AddressAllocated(ref.pool_id, pool.first + ordinal, serial=True)
-            self._record(change, partial(pool.untake, ordinal, cursor))
+            self._record(change, partial(pool.undo_take, ordinal, cursor))
         return ordinal
 
     def _request_given(
@@ -402,7 +402,7 @@ class Allocator:
             pool.take(ordinal)
             if self._journal is not None:
                 change = AddressAllocated(ref.pool_id, value)
-                self._record(change, partial(pool.untake, ordinal, pool.cursor))
+                self._record(change, partial(pool.undo_take, ordinal, pool.cursor))
         return pool.interface(value), {}
 
     def _held(self, pool_id: str) -> PoolRef:
@@ -526,14 +526,14 @@ class Allocator:
             pool.take_serial(ordinal)
         else:
             pool.take(ordinal)
-        return partial(pool.untake, ordinal, cursor)
+        return partial(pool.undo_take, ordinal, cursor)
 
     def _apply_address_released(self, change: AddressReleased) -> Undo:
         """Mark an address free."""
         pool = self._held(change.pool_id).pool
-        ordinal = pool.ordinal(pool.version, change.address)
-        if not pool.give_back(ordinal):
-            return _nothing
+        ordinal = pool.release(pool.version, change.address)
+        if ordinal is None:
+            return nothing
         return partial(pool.take, ordinal)
 
     def _prune(self, space: AddressSpace) -> None:
@@ -647,7 +647,3 @@ def _order(info: PoolInfo) -> tuple[object, ...]:
 def _place(network: IPNetwork) -> tuple[int, int]:
     """Where a network sorts among networks of its version."""
     return int(network.network_address), network.prefixlen
-
-
-def _nothing() -> None:
-    """Undo a change that changed nothing."""

@@ -223,16 +223,7 @@ class Pool:
             return None
         return ordinal
 
-    def give_back(self, ordinal: int) -> bool:
-        """Mark ``ordinal`` free; return whether it was in use.
-
-        Reserved ordinals are never freed: giving one back changes nothing.
-        """
-        if ordinal in self.reserved:
-            return False
-        return self.bitmap.unset(ordinal)
-
-    def untake(self, ordinal: int, cursor: int) -> None:
+    def undo_take(self, ordinal: int, cursor: int) -> None:
         """Undo a ``take*`` of ``ordinal`` made while the cursor was ``cursor``."""
         self.bitmap.unset(ordinal)
         if cursor != self.cursor:
@@ -245,6 +236,9 @@ class Pool:
         makes one of the ordinal just before ``cursor`` and then puts that
         ordinal back as it was.
         """
+        # TODO: the core offers no way to read or set its serial cursor, so the
+        # pool keeps a copy of it and moves it back by a serial allocation; a
+        # cursor accessor on Bitmap would make this copy and this dance go away.
         ordinal = (cursor - 1) % self.bitmap.bits
         was_used = self.bitmap.unset(ordinal)
         self.bitmap.set_any_in_range(ordinal, ordinal, serial=True)

@@ -248,6 +248,9 @@ def _first_clear_block(
     Each round skips a whole used run of the occupancy bitmap, so the cost
     grows with the number of runs met, not with the number of blocks.
     """
+    # TODO: a run smaller than a block still costs one round, so a base whose
+    # every block holds a small explicit pool is searched block by block; an
+    # index of runs by length would skip them all at once.
     if first_block > last_block:
         return None
     size = base.block

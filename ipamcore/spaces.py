@@ -24,7 +24,7 @@ from ipamcore.errors import BadPoolError, NoAvailablePoolError, PoolOverlapError
 from ipamcore.pools import Pool, PoolKey
 from ipamcore.predefined import Position, PredefinedPools
 
-__all__ = ["AddressSpace", "Master", "Undo"]
+__all__ = ["AddressSpace", "Master", "Undo", "nothing"]
 
 Undo = Callable[[], None]
 """Puts back what one change changed; called at most once, right away."""
@@ -110,7 +110,7 @@ class AddressSpace:
         master = self.masters.get(network)
         self._check_hold(network, sub_network, master)
         undo_cursor = self._advance(network, position)
-        undo_master = _nothing
+        undo_master = nothing
         if master is None:
             master = Master(Pool(network))
             self._insert(master)
@@ -129,7 +129,7 @@ class AddressSpace:
         if master is None or sub_network not in master.holders:
             raise failure(BadPoolError, PoolKey(self.name, network, sub_network))
         master.holders.discard(sub_network)
-        undo_master = _nothing
+        undo_master = nothing
         if not master.holders:
             self._remove(master)
             undo_master = partial(self._insert, master)
@@ -160,7 +160,7 @@ class AddressSpace:
     def _advance(self, network: IPNetwork, position: Position | None) -> Undo:
         """Move the predefined cursor past ``position``; return how to undo it."""
         if position is None:
-            return _nothing
+            return nothing
         pools = self.predefined.get(network.version)
         if pools is None or not pools.holds(position, network):
             raise ValueError(f"{network} is not the predefined block {position}")
@@ -181,8 +181,8 @@ class AddressSpace:
         self.occupancy(network.version).unset_range(master.pool.first, master.pool.last)
 
 
-def _nothing() -> None:
-    """Undo a change that changed nothing."""
+def nothing() -> None:
+    """Undo a change that changed nothing (an `Undo`)."""
 
 
 def _run(*undos: Undo) -> None:
