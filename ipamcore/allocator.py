@@ -68,7 +68,7 @@ __all__ = ["Allocator", "PoolInfo", "PoolsSpec"]
 
 _log = logging.getLogger(__name__)
 
-PoolsSpec = Iterable[Mapping[str, object] | tuple[object, int]]
+PoolsSpec = Iterable[Mapping[str, object] | tuple[object, object] | list[object]]
 """Predefined pools in Docker's ``default-address-pools`` form."""
 
 CAPABILITIES = {"RequiresMACAddress": False, "RequiresRequestReplay": False}
@@ -155,8 +155,8 @@ class Allocator:
     def request_pool(
         self,
         address_space: str,
-        pool: str | IPNetwork = "",
-        sub_pool: str | IPNetwork = "",
+        pool: str | IPNetwork | IPInterface = "",
+        sub_pool: str | IPNetwork | IPInterface = "",
         options: Mapping[str, str] | None = None,
         v6: bool = False,
     ) -> tuple[str, IPNetwork, dict[str, str]]:

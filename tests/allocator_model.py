@@ -13,7 +13,7 @@ both families, so that random calls collide often.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,7 +261,7 @@ class ModelAllocator:
         return any(
             key[0] == space
             and key[1].version == network.version
-            and key[1].overlaps(network)  # type: ignore[arg-type]
+            and key[1].overlaps(network)
             for key in self.masters
         )
 
@@ -305,13 +305,13 @@ class ModelAllocator:
 
 def _blocks(bases: list[tuple[str, int]]) -> list[tuple[tuple[int, int], Network]]:
     """Expand predefined bases into ``((base index, block index), network)``."""
-    return [
-        ((index, block), network)
-        for index, (base, size) in enumerate(bases)
-        for block, network in enumerate(
-            ipaddress.ip_network(base).subnets(new_prefix=size)
+    blocks: list[tuple[tuple[int, int], Network]] = []
+    for index, (base, size) in enumerate(bases):
+        networks: Iterable[Network] = ipaddress.ip_network(base).subnets(
+            new_prefix=size
         )
-    ]
+        blocks += [((index, block), network) for block, network in enumerate(networks)]
+    return blocks
 
 
 def observe(driver: ipamcore.Allocator) -> list[tuple[str, int, list[tuple[str, str]]]]:

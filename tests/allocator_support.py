@@ -18,7 +18,7 @@ def snapshot(allocator: ipamcore.Allocator) -> list[tuple[Any, ...]]:
 
 def drain(allocator: ipamcore.Allocator, pool_id: str, **kwargs: Any) -> list[str]:
     """Request addresses until the pool is exhausted; return them as text."""
-    handed_out = []
+    handed_out: list[str] = []
     while True:
         try:
             interface, _ = allocator.request_address(pool_id, **kwargs)

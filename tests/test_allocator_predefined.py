@@ -82,6 +82,7 @@ def test_ula_is_stable_and_differs_between_hosts() -> None:
     again = ipamcore.Allocator(host_id="host-a").request_pool(LOCAL, v6=True)[1]
     other = ipamcore.Allocator(host_id="host-b").request_pool(LOCAL, v6=True)[1]
     assert first == again != other
+    assert isinstance(first, ipaddress.IPv6Network)
     assert first.subnet_of(ipaddress.IPv6Network("fd00::/8"))
 
 

@@ -47,7 +47,7 @@ def test_with_builtin_registers_a_fresh_allocator_as_default() -> None:
 def test_drivers_are_looked_up_by_name() -> None:
     registry = ipamcore.Registry()
     minimal = Minimal()
-    registry.register_ipam_driver("minimal", minimal)  # type: ignore[arg-type]
+    registry.register_ipam_driver("minimal", minimal)
     registry.register_ipam_driver("builtin", ipamcore.Allocator(host_id=""))
     assert registry["minimal"] is minimal
     assert registry.get("minimal") is minimal
@@ -88,7 +88,7 @@ def test_a_method_that_is_not_callable_is_refused() -> None:
     driver = Minimal()
     driver.release_pool = "not callable"  # type: ignore[assignment, method-assign]
     with pytest.raises(ipamcore.InvalidIpamServiceError, match="release_pool"):
-        ipamcore.Registry().register_ipam_driver("x", driver)  # type: ignore[arg-type]
+        ipamcore.Registry().register_ipam_driver("x", driver)
 
 
 @pytest.mark.parametrize("name", ["", None, 5, b"default", ["default"]])
