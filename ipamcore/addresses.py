@@ -178,22 +178,35 @@ def direct_interfaces(network: IPNetwork) -> InterfaceMaker:
     attributes are set one by one, in the constructor's order, which lets
     CPython store them in the compact form it uses for constructed objects.
     """
-    new = object.__new__
-    netmask = network.netmask
-    prefixlen = network.prefixlen
+    # The network's constants are bound as defaults rather than closed over:
+    # as fast, and three objects per pool fewer for the garbage collector.
+    netmask, prefixlen = network.netmask, network.prefixlen
+    if network.version == 4:
 
-    def make_v4(value: int) -> IPInterface:
-        # Typed Any: the private attributes set here are not in the stubs.
-        interface: Any = new(IPv4Interface)
-        interface._ip = value
-        interface.network = network
-        interface.netmask = netmask
-        interface._prefixlen = prefixlen
-        built: IPInterface = interface
-        return built
+        def make_v4(
+            value: int,
+            network: IPNetwork = network,
+            netmask: IPAddress = netmask,
+            prefixlen: int = prefixlen,
+        ) -> IPInterface:
+            # Typed Any: the private attributes set here are not in the stubs.
+            interface: Any = _new(IPv4Interface)
+            interface._ip = value
+            interface.network = network
+            interface.netmask = netmask
+            interface._prefixlen = prefixlen
+            built: IPInterface = interface
+            return built
 
-    def make_v6(value: int) -> IPInterface:
-        interface: Any = new(IPv6Interface)
+        return make_v4
+
+    def make_v6(
+        value: int,
+        network: IPNetwork = network,
+        netmask: IPAddress = netmask,
+        prefixlen: int = prefixlen,
+    ) -> IPInterface:
+        interface: Any = _new(IPv6Interface)
         interface._ip = value
         interface._scope_id = None
         interface.network = network
@@ -202,8 +215,10 @@ def direct_interfaces(network: IPNetwork) -> InterfaceMaker:
         built: IPInterface = interface
         return built
 
-    return make_v4 if network.version == 4 else make_v6
+    return make_v6
 
+
+_new = object.__new__
 
 _SAMPLES = (
     ("10.0.0.0/8", 0x0A000001),
