@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -263,11 +264,14 @@ def run(
     return records
 
 
-def document(records: list[Record], settings: Settings) -> dict[str, Any]:
+def document(
+    records: list[Record], settings: Settings, load_before: tuple[float, ...]
+) -> dict[str, Any]:
     """Everything a saved run holds: when, where, how, and the figures."""
     return {
         "date": report.now(),
         "machine": report.machine(),
+        "load_average": {"before": load_before, "after": os.getloadavg()},
         "settings": {
             **asdict(settings),
             "batch": BATCH,
@@ -300,7 +304,9 @@ def main(argv: list[str] | None = None) -> None:
         settings = settings_from(args)
         workloads = select(args.workloads.split(",") if args.workloads else None)
         impls = chosen_implementations(args.implementations)
-        saved = document(run(workloads, impls, settings, console), settings)
+        load_before = os.getloadavg()
+        records = run(workloads, impls, settings, console)
+        saved = document(records, settings, load_before)
     report.show(saved, console)
     if args.json and not args.load:
         args.json.write_text(json.dumps(saved, indent=1) + "\n")

@@ -164,16 +164,25 @@ def grouped(records: list[Record]) -> list[list[Record]]:
     return list(groups.values())
 
 
+def caption(saved: dict[str, Any]) -> str:
+    """One line on how and where a run was taken."""
+    settings, machine = saved["settings"], saved["machine"]
+    text = (
+        f"{settings['rounds']} rounds, budget {settings['budget']:g} s per loop, "
+        f"{machine['cpu']} x{machine['cores']}, Python {machine['python']}"
+    )
+    load = saved.get("load_average")
+    if load:
+        text += f", load {load['before'][0]:.2f} -> {load['after'][0]:.2f}"
+    return text
+
+
 def table(saved: dict[str, Any]) -> Table:
     """The comparison as a rich table."""
     records = saved["results"]
-    settings = saved["settings"]
     out = Table(
         title="ipamcore against the baselines (ns per operation or iteration)",
-        caption=(
-            f"{settings['rounds']} rounds, budget {settings['budget']:g} s per loop, "
-            f"{saved['machine']['cpu']}, Python {saved['machine']['python']}"
-        ),
+        caption=caption(saved),
     )
     for column in COLUMNS:
         out.add_column(column, justify="left" if column[0] in "wi" else "right")
@@ -192,7 +201,7 @@ def markdown(saved: dict[str, Any]) -> str:
         "|" + "|".join(" --- " for _ in COLUMNS) + "|",
     ]
     lines += ["| " + " | ".join(cells(records, row)) + " |" for row in records]
-    lines += ["", *summary(records)]
+    lines += ["", caption(saved), "", *summary(records)]
     lines += ["", "| target | measured | met |", "| --- | --- | --- |"]
     for target in targets(records):
         lines.append(f"| {target.name} | {target.measured} | {verdict(target)} |")
