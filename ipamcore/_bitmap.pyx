@@ -460,7 +460,7 @@ cdef class Bitmap:
     cdef Tree tree
     cdef u128 last          # highest ordinal: bits - 1
     cdef u128 used          # used ordinals, modulo 2**128 (see free)
-    cdef u128 cursor        # where the next serial search starts
+    cdef u128 serial_from   # where the next serial search starts
 
     def __cinit__(self, *args, **kwargs):
         self.tree.root = new_node(ROOT_START)
@@ -510,6 +510,25 @@ cdef class Bitmap:
         descend_last(&self.tree, &p)
         runs -= at(&self.tree, &p).val == self.last
         return runs
+
+    @property
+    def cursor(self):
+        """Where the next serial search starts: just past the last serial pick.
+
+        Only serial calls move it; setting it (to undo or replay a serial
+        call) changes no ordinal.
+
+        Raises:
+            TypeError: the new value is not an integer.
+            IndexError: the new value is outside the bitmap.
+        """
+        return u128_to_object(self.serial_from)
+
+    @cursor.setter
+    def cursor(self, ordinal):
+        cdef u128 x
+        self._ordinal(ordinal, &x)
+        self.serial_from = x
 
     def is_set(self, ordinal):
         """Return True if ordinal is used, False if free or outside the bitmap.
@@ -651,7 +670,7 @@ cdef class Bitmap:
         other.tree.count = self.tree.count
         other.last = self.last
         other.used = self.used
-        other.cursor = self.cursor
+        other.serial_from = self.serial_from
         return other
 
     def __copy__(self):
@@ -698,7 +717,7 @@ cdef class Bitmap:
             memcpy(buf, PyBytes_AS_STRING(MAGIC), 4)
             buf[4] = VERSION
             n = put_varint(buf, 5, self.last)
-            n = put_varint(buf, n, self.cursor)
+            n = put_varint(buf, n, self.serial_from)
             n = put_varint(buf, n, <u128>self.tree.count)
             n = self._put_runs(buf, n)
             data = PyBytes_FromStringAndSize(<char *>buf, n)
@@ -728,9 +747,9 @@ cdef class Bitmap:
         if zlib.crc32(raw[:size]) & 0xFFFFFFFF != int.from_bytes(raw[size:], "little"):
             raise ValueError("bitmap encoding fails its checksum")
         n = get_varint(buf, 5, size, &bm.last)
-        n = get_varint(buf, n, size, &bm.cursor)
+        n = get_varint(buf, n, size, &bm.serial_from)
         n = get_varint(buf, n, size, &count)
-        if bm.cursor > bm.last or count > <u128>((size - n) // 2):
+        if bm.serial_from > bm.last or count > <u128>((size - n) // 2):
             raise ValueError("bitmap encoding is inconsistent")
         if bm._get_runs(buf, n, size, <Py_ssize_t>count) != size:
             raise ValueError("bitmap encoding has trailing bytes")
@@ -840,7 +859,7 @@ cdef class Bitmap:
         cdef u128 x
         cdef Path p
         cdef bint found
-        cdef u128 c = self.cursor
+        cdef u128 c = self.serial_from
         if serial and a <= c <= b:
             found = self._find_free(c, b, &x, &p) or (
                 c > a and self._find_free(a, c - 1, &x, &p)
@@ -853,7 +872,7 @@ cdef class Bitmap:
             )
         self._add_at(&p, x, x)
         if serial:
-            self.cursor = 0 if x == self.last else x + 1
+            self.serial_from = 0 if x == self.last else x + 1
         return u128_to_object(x)
 
     cdef int _add(self, u128 a, u128 b) except -1:
@@ -943,7 +962,7 @@ cdef class Bitmap:
         if (
             self.last != other.last
             or self.used != other.used
-            or self.cursor != other.cursor
+            or self.serial_from != other.serial_from
             or self.tree.count != other.tree.count
         ):
             return False
@@ -1072,7 +1091,7 @@ cdef class Bitmap:
             raise RuntimeError("run count or used count is off")
         if count and prev_end > self.last:
             raise RuntimeError("a run reaches past the last ordinal")
-        if self.cursor > self.last:
+        if self.serial_from > self.last:
             raise RuntimeError("serial cursor outside the bitmap")
 
     @property

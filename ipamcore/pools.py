@@ -114,16 +114,10 @@ class Pool:
     Args:
         network: The pool's network.
         interfaces: Builds the interfaces handed out (see `ipamcore.addresses`).
-
-    Attributes:
-        cursor: Where the bitmap's serial search starts next; a copy of the
-            bitmap's own cursor, kept so that a serial allocation can be
-            undone (the bitmap does not expose its cursor).
     """
 
     __slots__ = (
         "bitmap",
-        "cursor",
         "first",
         "interface",
         "last",
@@ -141,7 +135,11 @@ class Pool:
         for ordinal in self.reserved:
             self.bitmap.set(ordinal)
         self.interface = interfaces(network)
-        self.cursor = 0
+
+    @property
+    def cursor(self) -> int:
+        """Where the bitmap's serial search starts next."""
+        return self.bitmap.cursor
 
     def ordinal(self, version: int, value: int) -> int:
         """Return the ordinal of an address given as ``(version, value)``.
@@ -180,7 +178,6 @@ class Pool:
             self.bitmap.set_any_in_range(ordinal, ordinal, serial=True)
         except NoBitAvailableError:
             raise self._in_use(ordinal) from None
-        self.cursor = (ordinal + 1) % self.bitmap.bits
 
     def take_lowest(self, start: int, end: int) -> int:
         """Mark the lowest free ordinal of ``start, end`` used and return it.
@@ -203,7 +200,6 @@ class Pool:
             ordinal = self.bitmap.set_any_in_range(start, end, serial=True)
         except NoBitAvailableError:
             raise self._exhausted(start, end) from None
-        self.cursor = (ordinal + 1) % self.bitmap.bits
         return ordinal
 
     def release(self, version: int, value: int) -> int | None:
@@ -226,25 +222,7 @@ class Pool:
     def undo_take(self, ordinal: int, cursor: int) -> None:
         """Undo a ``take*`` of ``ordinal`` made while the cursor was ``cursor``."""
         self.bitmap.unset(ordinal)
-        if cursor != self.cursor:
-            self.restore_cursor(cursor)
-
-    def restore_cursor(self, cursor: int) -> None:
-        """Point the serial cursor at ``cursor`` and leave every ordinal as it was.
-
-        The bitmap moves its cursor only by serial allocations, so this
-        makes one of the ordinal just before ``cursor`` and then puts that
-        ordinal back as it was.
-        """
-        # TODO: the core offers no way to read or set its serial cursor, so the
-        # pool keeps a copy of it and moves it back by a serial allocation; a
-        # cursor accessor on Bitmap would make this copy and this dance go away.
-        ordinal = (cursor - 1) % self.bitmap.bits
-        was_used = self.bitmap.unset(ordinal)
-        self.bitmap.set_any_in_range(ordinal, ordinal, serial=True)
-        if not was_used:
-            self.bitmap.unset(ordinal)
-        self.cursor = cursor
+        self.bitmap.cursor = cursor
 
     def _outside(self, version: int, value: int) -> IPOutOfRangeError:
         text = address_text(version, value)

@@ -110,6 +110,33 @@ def test_set_does_not_move_the_serial_cursor() -> None:
     assert bm.set_any(serial=True) == 1
 
 
+def test_cursor_reads_and_moves_only_the_serial_search() -> None:
+    bm = Bitmap(10)
+    assert bm.cursor == 0
+    bm.set_any(serial=True)
+    bm.set(7)
+    assert bm.cursor == 1
+    bm.cursor = 5
+    assert list(bm.ranges()) == [(0, 0), (7, 7)]
+    assert bm.set_any(serial=True) == 5
+    assert bm.cursor == 6
+    bm.cursor = 9
+    assert bm.set_any(serial=True) == 9
+    assert bm.cursor == 0  # wrapped past the last ordinal
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [(-1, IndexError), (10, IndexError), (2**128, IndexError), ("1", TypeError)],
+)
+def test_cursor_rejects_bad_values_and_keeps_its_own(bad: object, error: type) -> None:
+    bm = Bitmap(10)
+    bm.cursor = 3
+    with pytest.raises(error):
+        bm.cursor = bad
+    assert bm.cursor == 3
+
+
 def test_serial_in_range_with_cursor_outside_starts_at_range_start() -> None:
     bm = Bitmap(100)
     assert bm.set_any_in_range(50, 60, serial=True) == 50

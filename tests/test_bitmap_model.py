@@ -85,6 +85,12 @@ class BitmapMachine(RuleBasedStateMachine):
         self.both("set_any_in_range", start, end, serial)
 
     @rule()
+    def move_cursor(self) -> None:
+        ordinal = self.ordinal()
+        self.real.cursor = ordinal
+        self.model.cursor = ordinal
+
+    @rule()
     def set_range(self) -> None:
         start, end = sorted([self.ordinal(), self.ordinal()])
         self.both("set_range", start, end)
@@ -124,6 +130,7 @@ class BitmapMachine(RuleBasedStateMachine):
         assert list(self.real.ranges()) == self.model.used
         assert self.real.free == self.model.free
         assert self.real.runs == self.model.runs
+        assert self.real.cursor == self.model.cursor
 
 
 BitmapMachine.TestCase.settings = settings(
