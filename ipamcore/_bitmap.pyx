@@ -127,9 +127,9 @@ cdef inline u128 as_val(Node *node) noexcept nogil:
 
 cdef inline int upper(Node *node, u128 x) noexcept nogil:
     """Return how many entries of node have a key of at most x."""
-    cdef int lo = 0
-    cdef int hi = node.n
-    cdef int mid
+    cdef int base = 0
+    cdef int n = node.n
+    cdef int half
     cdef const char *line = <const char *>&node.e[0]
     cdef const char *stop = <const char *>&node.e[node.n]
     # A binary search's probes depend on each other, so in a node that is
@@ -138,13 +138,14 @@ cdef inline int upper(Node *node, u128 x) noexcept nogil:
     while line < stop:
         prefetch(line)
         line += 64
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if node.e[mid].key <= x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    # Halve a window of n entries starting at base, without branching on
+    # the keys: random ordinals make those branches unpredictable, and each
+    # misprediction costs more than the comparison.
+    while n > 1:
+        half = n >> 1
+        base += half if node.e[base + half].key <= x else 0
+        n -= half
+    return base + (n == 1 and node.e[base].key <= x)
 
 
 cdef Node *new_node(int cap) except NULL:
@@ -211,6 +212,17 @@ cdef void descend_first(Tree *t, Path *p) noexcept nogil:
         p.idx[d] = 0
         if d < t.height:
             node = child(node, 0)
+
+
+cdef void descend_start(Tree *t, Path *p) noexcept nogil:
+    """Fill p as descend(t, 0, p) would, without searching any node.
+
+    The plain set_any starts every search at ordinal 0, where the way down
+    is always the leftmost one.
+    """
+    descend_first(t, p)
+    if t.count == 0 or p.node[t.height].e[0].key != 0:
+        p.idx[t.height] = -1
 
 
 cdef void descend_last(Tree *t, Path *p) noexcept nogil:
@@ -842,7 +854,10 @@ cdef class Bitmap:
     cdef bint _find_free(self, u128 a, u128 b, u128 *x, Path *p) noexcept:
         """Find the lowest free ordinal of [a, b]; p is left ready to add it."""
         cdef Entry *run
-        descend(&self.tree, a, p)
+        if a == 0:
+            descend_start(&self.tree, p)
+        else:
+            descend(&self.tree, a, p)
         if p.idx[self.tree.height] < 0:
             x[0] = a
             return True
@@ -926,6 +941,7 @@ cdef class Bitmap:
         cdef u128 spans = 0
         cdef Py_ssize_t runs = 0
         cdef u128 start, end
+        cdef bint reaches_end
         while True:
             descend(t, a, &p)
             if p.idx[t.height] < 0 or at(t, &p).val < a:
@@ -936,6 +952,9 @@ cdef class Bitmap:
             end = min(run.val, b)
             spans += end - start
             runs += 1
+            # A run reaching b is the last one the range meets: stop there
+            # rather than descend again only to find nothing.
+            reaches_end = run.val >= b
             if run.key < a and run.val > b:
                 reserve(t, &p)
                 run = at(t, &p)
@@ -952,6 +971,8 @@ cdef class Bitmap:
                 break
             else:
                 remove_at(t, &p, p.idx[t.height])
+            if reaches_end:
+                break
         self.used -= spans + <u128>runs
         return u128_to_object(spans) + runs
 
