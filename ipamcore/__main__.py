@@ -1,5 +1,5 @@
 """Run the ``ipamcore`` command as ``python -m ipamcore``."""
 
-from ipamcore.cli import main
+from ipamcore.cli import run
 
-main(prog_name="ipamcore")
+run()

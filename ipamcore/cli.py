@@ -1,7 +1,8 @@
 """The ``ipamcore`` command: replay driver call traces, simulate churn.
 
 Exit status: 0 on success, 1 when a check fails (a malformed trace line, an
-invariant broken during a simulation), 2 on bad usage.  Driver errors in a
+invariant broken during a simulation), 2 on bad usage or a failed read or
+write (the message names the file).  Driver errors in a
 replay are ordinary answers and do not change the exit status.
 """
 
@@ -23,7 +24,7 @@ from ipamcore.allocator import Allocator
 from ipamcore.errors import IpamError
 from ipamcore.simulate import InvariantError, Recorder, Simulation, Summary, Workload
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 _DEFAULTS = Workload()
 
@@ -33,7 +34,8 @@ _DEFAULTS = Workload()
 def main() -> None:
     """IP address management with the contract of Docker's IPAM driver.
 
-    Exit status: 0 on success, 1 when a check fails, 2 on bad usage.
+    Exit status: 0 on success, 1 when a check fails, 2 on bad usage or an
+    input/output error.
     """
 
 
@@ -68,7 +70,8 @@ def replay(trace: BinaryIO, host_id: str | None) -> None:
 
     Exit status: 0 when every line was well formed, even if some calls
     returned Err (those are normal driver answers); 1 when any line was
-    malformed; 2 on bad usage, such as an unreadable file.
+    malformed; 2 on bad usage, such as an unreadable file, or when output
+    cannot be written.
     """
     driver = Allocator(host_id=host_id)
     malformed = 0
@@ -165,7 +168,8 @@ def simulate(
 
     Exit status: 0 when every check passed, 1 when one failed (the message
     names the operation and the seed; a trace saved with --trace-out ends
-    with the call that failed), 2 on bad usage.
+    with the call that failed), 2 on bad usage or when the trace cannot be
+    written.
     """
     workload = Workload(networks, ops, seed, serial, v6, check_every)
     with _trace_recorder(trace_out) as recorder:
@@ -180,16 +184,29 @@ def simulate(
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
     else:
-        _console(sys.stdout).print(_summary_table(summary))
+        # Only the progress bar may carry escape codes: no colour or style
+        # here, even on a terminal.
+        Console(file=sys.stdout, color_system=None).print(_summary_table(summary))
 
 
 @contextmanager
 def _trace_recorder(path: str | None) -> Iterator[Recorder | None]:
-    """Open the trace file, if any, and yield a recorder writing to it."""
+    """Open the trace file, if any, and yield a recorder writing to it.
+
+    Raises:
+        click.BadParameter: The file cannot be opened for writing.
+    """
     if path is None:
         yield None
         return
-    with open(path, "w", encoding="utf-8") as out:
+    try:
+        out = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        detail = exc.strerror or str(exc)
+        raise click.BadParameter(
+            f"cannot write {path!r}: {detail}", param_hint="'--trace-out'"
+        ) from None
+    with out:
         yield lambda call, body, response: _write_call(out, call, body)
 
 
@@ -237,5 +254,19 @@ def _console(stream: IO[str]) -> Console:
     return Console(file=stream, force_terminal=stream.isatty())
 
 
+def run() -> None:
+    """Run the command line; an input or output failure exits with status 2.
+
+    Click already reports unreadable arguments; this catches what fails
+    later, such as a full disk or a trace that stops being readable.
+    """
+    try:
+        main(prog_name="ipamcore")
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"ipamcore: {where}{exc.strerror or exc}", err=True)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    main()
+    run()

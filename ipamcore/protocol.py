@@ -173,13 +173,16 @@ def execute(driver: Driver, call: str, body: Request) -> Response:
         The response body of a successful call.
 
     Raises:
-        ProtocolError: The call is unknown, or a field is unknown or has the
-            wrong JSON type; the driver was not called.
+        ProtocolError: The call is unknown, the body is not an object, or a
+            field is unknown or has the wrong JSON type; the driver was not
+            called.
         IpamError: The driver refused the call.
     """
-    handler = CALLS.get(call)
+    handler = CALLS.get(call) if isinstance(call, str) else None
     if handler is None:
         raise ProtocolError(f"unknown call {call!r}")
+    if not isinstance(body, Mapping):
+        raise ProtocolError(f"{call} body must be an object, got {_json_type(body)}")
     unknown = sorted(set(body) - FIELDS[call])
     if unknown:
         raise ProtocolError(f"unknown field {unknown[0]!r} in {call}")
@@ -208,7 +211,10 @@ def parse_line(line: str | bytes) -> tuple[str, dict[str, object]]:
     Raises:
         ProtocolError: The line is not UTF-8, not JSON, not an object, or has
             no string ``"Call"``.
+        TypeError: ``line`` is neither `str` nor `bytes`.
     """
+    if not isinstance(line, str | bytes):
+        raise TypeError(f"a trace line is str or bytes, not {type(line).__name__}")
     value = _decode_json(line)
     if not isinstance(value, dict):
         raise ProtocolError(f"expected a JSON object, got {_json_type(value)}")
@@ -229,11 +235,22 @@ def _decode_json(line: str | bytes) -> object:
     except UnicodeDecodeError:
         raise ProtocolError("not valid UTF-8") from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
     except RecursionError:
         raise ProtocolError("invalid JSON: nested too deeply") from None
+    except ProtocolError:
+        raise
+    except ValueError:
+        # The only other refusal: Python converts no integer of thousands
+        # of digits.
+        raise ProtocolError("invalid JSON: a number with too many digits") from None
+
+
+def _refuse_constant(name: str) -> object:
+    """Refuse ``NaN`` and ``Infinity``, which Python accepts but JSON does not."""
+    raise ProtocolError(f"invalid JSON: {name} is not a JSON value")
 
 
 def _text(body: Request, name: str) -> str:
@@ -260,6 +277,8 @@ def _options(body: Request, name: str) -> dict[str, str] | None:
     if not isinstance(value, dict):
         raise ProtocolError(f"field {name} must be an object, got {_json_type(value)}")
     for key, item in value.items():
+        if not isinstance(key, str):
+            raise ProtocolError(f"field {name}: key {key!r} must be a string")
         if not isinstance(item, str):
             got = _json_type(item)
             raise ProtocolError(

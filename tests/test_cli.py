@@ -284,6 +284,7 @@ def test_replay_of_nothing_writes_nothing() -> None:
         ["simulate", "--bogus"],
         ["simulate", "--trace-out", "/"],
         ["simulate", "--trace-out", "-"],
+        ["simulate", "--trace-out", "/nonexistent/trace.jsonl"],
     ],
 )
 def test_bad_usage_exits_2(args: list[str]) -> None:
@@ -345,6 +346,48 @@ def test_simulate_table_has_no_escape_codes_off_a_terminal() -> None:
     for measure in ["operations per second", "pools", "addresses live", "runs"]:
         assert measure in table
     assert "failures: NoAvailablePoolError" in table
+
+
+def test_simulate_table_has_no_escape_codes_on_a_terminal() -> None:
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "ipamcore", "simulate", "--ops", "3000"],
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+    ) as process:
+        os.close(terminal)
+        _, stderr = process.communicate(timeout=120)
+    shown = _read_all(controller)
+    assert process.returncode == 0, stderr
+    assert b"operations per second" in shown
+    assert b"\x1b" not in shown
+
+
+def test_replay_that_cannot_write_exits_2_with_one_line() -> None:
+    trace = b'{"Call": "GetCapabilities"}\n' * 50_000
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "ipamcore", "replay", "-"],
+            input=trace,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert result.stderr == b"ipamcore: No space left on device\n"
+
+
+def test_replay_answers_an_overlong_number_and_goes_on() -> None:
+    trace = b'{"Call": "ReleasePool", "PoolID": ' + b"7" * 5000 + b"}\n"
+    trace += b'{"Call": "GetDefaultAddressSpaces"}\n'
+    result = ipamcore("replay", "-", stdin=trace)
+    assert result.returncode == 1
+    first, second = result.stdout.decode().splitlines()
+    assert json.loads(first) == {
+        "Err": "line 1: Invalid Request: invalid JSON: a number with too many digits"
+    }
+    assert json.loads(second)["LocalDefaultAddressSpace"] == "LocalDefault"
 
 
 def test_simulate_progress_goes_to_a_terminal_on_stderr() -> None:

@@ -189,6 +189,15 @@ def test_empty_release_address_is_the_drivers_invalid_request(
             {"PoolID": POOL_ID, "Address": {}},
             "field Address must be a string, got an object",
         ),
+        (
+            "RequestAddress",
+            {"PoolID": POOL_ID, "Options": {1: "true"}},
+            "field Options: key 1 must be a string",
+        ),
+        ("RequestPool", None, "RequestPool body must be an object, got null"),
+        ("RequestPool", [], "RequestPool body must be an object, got an array"),
+        ("ReleasePool", "PoolID", "ReleasePool body must be an object, got a string"),
+        (None, {}, "unknown call None"),
     ],
 )
 def test_malformed_requests_raise_protocol_error_and_change_nothing(
@@ -222,12 +231,21 @@ def test_parse_line_splits_call_from_fields() -> None:
         (b'{"PoolID": "x"}', "missing field Call"),
         (b'{"Call": null}', "field Call must be a string, got null"),
         (b'{"Call": 5}', "field Call must be a string, got a number"),
+        (b'{"Call": "RequestPool", "V6": NaN}', "invalid JSON: NaN is not a JSON"),
+        (b'{"Call": -Infinity}', "invalid JSON: -Infinity is not a JSON value"),
+        (b'{"Pool": ' + b"9" * 5000 + b"}", "invalid JSON: a number with too many"),
     ],
 )
 def test_parse_line_rejects(line: bytes, message: str) -> None:
     with pytest.raises(ProtocolError) as caught:
         parse_line(line)
     assert str(caught.value).startswith(f"Invalid Request: {message}")
+
+
+@pytest.mark.parametrize("line", [5, None, ["{}"]])
+def test_parse_line_of_wrong_type_is_type_error(line: object) -> None:
+    with pytest.raises(TypeError, match="a trace line is str or bytes"):
+        parse_line(line)  # type: ignore[arg-type]
 
 
 def test_protocol_error_is_an_ipam_error() -> None:
