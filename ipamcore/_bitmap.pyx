@@ -97,6 +97,8 @@ cdef int u128_from_object(object obj, u128 *out) except -1:
             out[0] = low
             return 0
         PyErr_Clear()
+    if isinstance(obj, bool):
+        raise TypeError(f"expected an integer, got {obj!r}")
     value = operator.index(obj)
     if value < 0 or value >= MAX_BITS:
         return 1
@@ -104,6 +106,18 @@ cdef int u128_from_object(object obj, u128 *out) except -1:
         <unsigned long long>(value & _MASK64)
     )
     return 0
+
+
+cdef inline bint as_flag(object value) except -1:
+    """Return a bool argument as a C flag; anything but True or False is refused.
+
+    Truthiness is not enough: ``serial="false"`` must not mean serial.
+    """
+    if value is False:
+        return 0
+    if value is True:
+        return 1
+    raise TypeError(f"expected True or False, got {value!r}")
 
 
 cdef object u128_to_object(u128 value):
@@ -647,7 +661,7 @@ cdef class Bitmap:
         self._range(start, end, &a, &b)
         return self._remove(a, b)
 
-    def set_any(self, bint serial=False):
+    def set_any(self, serial=False):
         """Mark the lowest free ordinal used and return it.
 
         Args:
@@ -656,19 +670,23 @@ cdef class Bitmap:
 
         Raises:
             NoBitAvailableError: every ordinal is used.
+            TypeError: serial is not True or False.
         """
-        return self._set_any(0, self.last, serial)
+        return self._set_any(0, self.last, as_flag(serial))
 
-    def set_any_in_range(self, start, end, bint serial=False):
+    def set_any_in_range(self, start, end, serial=False):
         """Like set_any, restricted to the inclusive range [start, end].
 
         Raises:
             NoBitAvailableError: every ordinal of the range is used.
             ValueError: the range is empty or reaches outside the bitmap.
+            TypeError: serial is not True or False, or start or end is not
+                an integer.
         """
         cdef u128 a, b
+        cdef bint flag = as_flag(serial)
         self._search_range(start, end, &a, &b)
-        return self._set_any(a, b, serial)
+        return self._set_any(a, b, flag)
 
     # -- value semantics ------------------------------------------------
 
@@ -801,8 +819,10 @@ cdef class Bitmap:
 
         Args:
             data: The bytes Docker stored.
-            max_runs: Refuse input that would decode to more runs than this,
-                so that a few hostile bytes cannot claim gigabytes.
+            max_runs: Refuse input whose entries could decode to more runs
+                than this, so that a few hostile bytes cannot claim
+                gigabytes.  The count is taken before runs that meet across
+                blocks are merged, so it can exceed the `runs` of the result.
 
         Raises:
             TypeError: data is not bytes-like.

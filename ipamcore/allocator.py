@@ -120,6 +120,7 @@ class Allocator:
     Raises:
         InvalidIpamConfigServiceError: The predefined pools or ``host_id``
             are malformed.
+        TypeError: ``journal`` has no ``append`` method.
     """
 
     def __init__(
@@ -130,6 +131,10 @@ class Allocator:
         host_id: str | None = None,
         journal: Journal | None = None,
     ) -> None:
+        if journal is not None and (
+            isinstance(journal, type) or not callable(getattr(journal, "append", None))
+        ):
+            raise TypeError(f"a journal needs an append(change) method: {journal!r}")
         self._lock = threading.Lock()
         self._journal = journal
         self._refs: dict[str, PoolRef] = {}

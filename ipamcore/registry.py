@@ -71,6 +71,7 @@ class Ipam(Protocol):
         ...
 
 
+@runtime_checkable
 class Callback(Protocol):
     """What IPAM drivers register themselves with."""
 

@@ -59,6 +59,12 @@ def test_memory_journal_records_exactly_the_changes() -> None:
     assert list(journal) == journal.changes and len(journal) == 8
 
 
+@pytest.mark.parametrize("journal", [5, "log", object(), ipamcore.MemoryJournal])
+def test_a_journal_without_append_is_refused_at_once(journal: Any) -> None:
+    with pytest.raises(TypeError, match="a journal needs an append"):
+        ipamcore.Allocator(host_id="", journal=journal)
+
+
 def test_changes_carry_canonical_pool_ids() -> None:
     journal = ipamcore.MemoryJournal()
     allocator = ipamcore.Allocator(journal=journal, host_id="")

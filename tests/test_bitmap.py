@@ -37,7 +37,7 @@ def test_bits_out_of_range_is_value_error(bits: int) -> None:
         Bitmap(bits)
 
 
-@pytest.mark.parametrize("bits", ["8", 8.0, None, b"\x08"])
+@pytest.mark.parametrize("bits", ["8", 8.0, None, b"\x08", True])
 def test_bits_of_wrong_type_is_type_error(bits: object) -> None:
     with pytest.raises(TypeError):
         Bitmap(bits)  # type: ignore[arg-type]
@@ -72,12 +72,30 @@ def test_ordinal_outside_is_index_error(verb: str, ordinal: int) -> None:
     assert snapshot(bm) == before
 
 
-@pytest.mark.parametrize("bad", ["1", 1.0, None, [1]])
+@pytest.mark.parametrize("bad", ["1", 1.0, None, [1], True, False])
 def test_ordinal_of_wrong_type_is_type_error(bad: object) -> None:
     bm = Bitmap(10)
+    bm.set(1)
+    before = snapshot(bm)
     for call in (bm.set, bm.unset, bm.is_set):
         with pytest.raises(TypeError):
             call(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        bm.set_range(0, bad)  # type: ignore[arg-type]
+    assert snapshot(bm) == before
+
+
+@pytest.mark.parametrize("bad", [1, 0, "false", None, "true"])
+def test_serial_must_be_true_or_false(bad: object) -> None:
+    bm = Bitmap(10)
+    bm.set_any(serial=True)
+    before = snapshot(bm)
+    with pytest.raises(TypeError, match="expected True or False"):
+        bm.set_any(serial=bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="expected True or False"):
+        bm.set_any_in_range(0, 9, serial=bad)  # type: ignore[arg-type]
+    assert snapshot(bm) == before
+    assert bm.cursor == 1
 
 
 def test_set_any_hands_out_lowest_free() -> None:

@@ -113,6 +113,11 @@ def test_the_allocator_is_an_ipam_driver() -> None:
     assert not isinstance(without("release_address"), ipamcore.Ipam)
 
 
+def test_the_registry_is_a_callback() -> None:
+    assert isinstance(ipamcore.Registry(), ipamcore.Callback)
+    assert not isinstance(ipamcore.Allocator(host_id=""), ipamcore.Callback)
+
+
 def test_a_plugin_registers_itself_through_the_callback() -> None:
     def init(callback: ipamcore.Callback) -> None:
         callback.register_ipam_driver("plugin", ipamcore.Allocator(host_id=""))
