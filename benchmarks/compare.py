@@ -3,7 +3,8 @@
 Usage::
 
     python -m benchmarks.compare [--quick] [--json FILE] [--plot FILE.png]
-        [--markdown FILE] [--workloads W1,W2,...] [--implementations A,B,...]
+        [--markdown FILE] [--readme README.md] [--workloads W1,W2,...]
+        [--implementations A,B,...]
         [--rounds N] [--budget SECONDS] [--no-memory] [--load FILE]
 
 Each workload runs on ipamcore, on every baseline that can hold its bitmap
@@ -67,6 +68,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="save every figure to this file")
     parser.add_argument("--plot", type=Path, help="draw workload S to this PNG")
     parser.add_argument("--markdown", type=Path, help="write the table as markdown")
+    parser.add_argument(
+        "--readme", type=Path, help="put the tables into this file's figures block"
+    )
     parser.add_argument("--workloads", help="comma-separated ids, e.g. W1,W7,S,I2")
     parser.add_argument("--implementations", help="comma-separated names")
     parser.add_argument("--rounds", type=int, help="rounds per workload")
@@ -312,6 +316,8 @@ def main(argv: list[str] | None = None) -> None:
         args.json.write_text(json.dumps(saved, indent=1) + "\n")
     if args.markdown:
         write_text(args.markdown, report.markdown(saved))
+    if args.readme:
+        args.readme.write_text(report.spliced(args.readme.read_text(), saved))
     if args.plot:
         from benchmarks.plot import plot_scaling
 

@@ -177,6 +177,29 @@ def caption(saved: dict[str, Any]) -> str:
     return text
 
 
+FIGURES_START = "<!-- figures -->"
+FIGURES_END = "<!-- /figures -->"
+
+
+def spliced(document: str, saved: dict[str, Any]) -> str:
+    """``document`` with its figures block replaced by a saved run's tables.
+
+    The block lies between the `FIGURES_START` and `FIGURES_END` lines; a
+    document with only the start line gets the end line added.
+
+    Raises:
+        ValueError: The document has no figures block.
+    """
+    head, found, rest = document.partition(FIGURES_START)
+    if not found:
+        raise ValueError(f"no {FIGURES_START} line to put the figures at")
+    _, found, tail = rest.partition(FIGURES_END)
+    if not found:
+        tail = rest
+    body = f"Measured {saved['date']}.\n\n{markdown(saved).rstrip()}\n"
+    return f"{head}{FIGURES_START}\n{body}{FIGURES_END}{tail}"
+
+
 def table(saved: dict[str, Any]) -> Table:
     """The comparison as a rich table."""
     records = saved["results"]
