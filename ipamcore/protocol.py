@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Protocol
 
+from ipamcore._messages import failure
 from ipamcore.constants import PLUGIN_ENDPOINT_TYPE
 from ipamcore.errors import InvalidRequestError, IpamError
 from ipamcore.registry import Ipam
@@ -69,17 +70,17 @@ class ProtocolError(InvalidRequestError):
 
     It is an `InvalidRequestError`, so `respond` answers it with ``Err`` like
     any other driver error; ``ipamcore replay`` reports it with a line number.
-
-    Args:
-        detail: The offending call, field or JSON problem; the message is the
-            contract's text followed by it, like the allocator's messages.
+    This module raises it with the contract's text followed by the offending
+    call, field or JSON problem, like the allocator's messages.
     """
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"{self.message}: {detail}")
 
 
 Handler = Callable[[Driver, Request], Response]
+
+
+def _malformed(detail: str) -> ProtocolError:
+    """Return the `ProtocolError` whose message ends with ``detail``."""
+    return failure(ProtocolError, detail)
 
 
 def get_default_address_spaces(driver: Driver, body: Request) -> Response:
@@ -180,12 +181,13 @@ def execute(driver: Driver, call: str, body: Request) -> Response:
     """
     handler = CALLS.get(call) if isinstance(call, str) else None
     if handler is None:
-        raise ProtocolError(f"unknown call {call!r}")
+        raise _malformed(f"unknown call {call!r}")
     if not isinstance(body, Mapping):
-        raise ProtocolError(f"{call} body must be an object, got {_json_type(body)}")
-    unknown = sorted(set(body) - FIELDS[call])
-    if unknown:
-        raise ProtocolError(f"unknown field {unknown[0]!r} in {call}")
+        raise _malformed(f"{call} body must be an object, got {_json_type(body)}")
+    fields = FIELDS[call]
+    unknown = next((name for name in body if name not in fields), None)
+    if unknown is not None:
+        raise _malformed(f"unknown field {unknown!r} in {call}")
     return handler(driver, body)
 
 
@@ -217,13 +219,13 @@ def parse_line(line: str | bytes) -> tuple[str, dict[str, object]]:
         raise TypeError(f"a trace line is str or bytes, not {type(line).__name__}")
     value = _decode_json(line)
     if not isinstance(value, dict):
-        raise ProtocolError(f"expected a JSON object, got {_json_type(value)}")
+        raise _malformed(f"expected a JSON object, got {_json_type(value)}")
     body = dict(value)
     if "Call" not in body:
-        raise ProtocolError("missing field Call")
+        raise _malformed("missing field Call")
     call = body.pop("Call")
     if not isinstance(call, str):
-        raise ProtocolError(f"field Call must be a string, got {_json_type(call)}")
+        raise _malformed(f"field Call must be a string, got {_json_type(call)}")
     return call, body
 
 
@@ -233,31 +235,33 @@ def _decode_json(line: str | bytes) -> object:
         text = line.decode() if isinstance(line, bytes) else line
         text = text.strip()
     except UnicodeDecodeError:
-        raise ProtocolError("not valid UTF-8") from None
+        raise _malformed("not valid UTF-8") from None
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
-        raise ProtocolError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+        # Some of the decoder's messages end with "at" already.
+        problem = exc.msg.removesuffix(" at")
+        raise _malformed(f"invalid JSON: {problem} at column {exc.colno}") from None
     except RecursionError:
-        raise ProtocolError("invalid JSON: nested too deeply") from None
+        raise _malformed("invalid JSON: nested too deeply") from None
     except ProtocolError:
         raise
     except ValueError:
         # The only other refusal: Python converts no integer of thousands
         # of digits.
-        raise ProtocolError("invalid JSON: a number with too many digits") from None
+        raise _malformed("invalid JSON: a number with too many digits") from None
 
 
 def _refuse_constant(name: str) -> object:
     """Refuse ``NaN`` and ``Infinity``, which Python accepts but JSON does not."""
-    raise ProtocolError(f"invalid JSON: {name} is not a JSON value")
+    raise _malformed(f"invalid JSON: {name} is not a JSON value")
 
 
 def _text(body: Request, name: str) -> str:
     """Return a string field; a missing one is ``""``."""
     value = body.get(name, "")
     if not isinstance(value, str):
-        raise ProtocolError(f"field {name} must be a string, got {_json_type(value)}")
+        raise _malformed(f"field {name} must be a string, got {_json_type(value)}")
     return value
 
 
@@ -265,7 +269,7 @@ def _flag(body: Request, name: str) -> bool:
     """Return a boolean field; a missing one is ``False``."""
     value = body.get(name, False)
     if not isinstance(value, bool):
-        raise ProtocolError(f"field {name} must be a boolean, got {_json_type(value)}")
+        raise _malformed(f"field {name} must be a boolean, got {_json_type(value)}")
     return value
 
 
@@ -275,15 +279,13 @@ def _options(body: Request, name: str) -> dict[str, str] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise ProtocolError(f"field {name} must be an object, got {_json_type(value)}")
+        raise _malformed(f"field {name} must be an object, got {_json_type(value)}")
     for key, item in value.items():
         if not isinstance(key, str):
-            raise ProtocolError(f"field {name}: key {key!r} must be a string")
+            raise _malformed(f"field {name}: key {key!r} must be a string")
         if not isinstance(item, str):
             got = _json_type(item)
-            raise ProtocolError(
-                f"field {name}: {key!r} must map to a string, got {got}"
-            )
+            raise _malformed(f"field {name}: {key!r} must map to a string, got {got}")
     return dict(value)
 
 

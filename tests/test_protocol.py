@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from ipamcore import (
@@ -198,6 +200,8 @@ def test_empty_release_address_is_the_drivers_invalid_request(
         ("RequestPool", [], "RequestPool body must be an object, got an array"),
         ("ReleasePool", "PoolID", "ReleasePool body must be an object, got a string"),
         (None, {}, "unknown call None"),
+        ("RequestPool", {1: 2, "a": 3}, "unknown field 1 in RequestPool"),
+        ("RequestPool", {"Pool": "", 7: 0, "z": 0}, "unknown field 7 in RequestPool"),
     ],
 )
 def test_malformed_requests_raise_protocol_error_and_change_nothing(
@@ -234,12 +238,17 @@ def test_parse_line_splits_call_from_fields() -> None:
         (b'{"Call": "RequestPool", "V6": NaN}', "invalid JSON: NaN is not a JSON"),
         (b'{"Call": -Infinity}', "invalid JSON: -Infinity is not a JSON value"),
         (b'{"Pool": ' + b"9" * 5000 + b"}", "invalid JSON: a number with too many"),
+        (
+            b'{"Call": "x\x01"}',
+            "invalid JSON: Invalid control character at column 12",
+        ),
     ],
 )
 def test_parse_line_rejects(line: bytes, message: str) -> None:
     with pytest.raises(ProtocolError) as caught:
         parse_line(line)
     assert str(caught.value).startswith(f"Invalid Request: {message}")
+    assert " at at " not in str(caught.value)
 
 
 @pytest.mark.parametrize("line", [5, None, ["{}"]])
@@ -252,3 +261,14 @@ def test_protocol_error_is_an_ipam_error() -> None:
     assert issubclass(ProtocolError, InvalidRequestError)
     assert issubclass(ProtocolError, IpamError)
     assert issubclass(ProtocolError, ValueError)
+
+
+def test_protocol_error_behaves_like_the_other_errors() -> None:
+    assert str(ProtocolError()) == "Invalid Request"
+    assert str(ProtocolError("anything")) == "anything"
+    with pytest.raises(ProtocolError) as caught:
+        parse_line(b"[]")
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert type(copy) is ProtocolError
+    assert str(copy) == str(caught.value)
+    assert str(copy) == "Invalid Request: expected a JSON object, got an array"
