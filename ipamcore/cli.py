@@ -2,17 +2,20 @@
 
 Exit status: 0 on success, 1 when a check fails (a malformed trace line, an
 invariant broken during a simulation), 2 on bad usage or a failed read or
-write (the message names the file).  Driver errors in a
-replay are ordinary answers and do not change the exit status.
+write (the message names the file), 130 when interrupted (SIGINT), 141 when
+standard output is a pipe closed by its reader.  Driver errors in a replay
+are ordinary answers and do not change the exit status.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, BinaryIO, TextIO
+from typing import IO, Any, BinaryIO, NoReturn, TextIO
 
 import click
 from rich.console import Console
@@ -20,11 +23,27 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 from ipamcore import protocol
+from ipamcore._messages import failure
 from ipamcore.allocator import Allocator
 from ipamcore.errors import IpamError
 from ipamcore.simulate import InvariantError, Recorder, Simulation, Summary, Workload
 
-__all__ = ["main", "run"]
+__all__ = ["MAX_LINE", "main", "run"]
+
+MAX_LINE = 1 << 20
+"""The longest trace line ``ipamcore replay`` reads: 1 MiB, newline not counted."""
+
+EXIT_USAGE = 2
+"""Bad usage, or a file or standard stream that cannot be read or written."""
+
+EXIT_INTERRUPTED = 128 + 2
+"""Stopped by SIGINT (Ctrl-C), as a shell reports a program the signal ends."""
+
+EXIT_PIPE_CLOSED = 128 + 13
+"""Standard output was a pipe its reader closed: a shell's status for SIGPIPE."""
+
+_SKIP_CHUNK = 1 << 16
+"""How much of an overlong line is read, then dropped, at a time."""
 
 _DEFAULTS = Workload()
 
@@ -35,7 +54,8 @@ def main() -> None:
     """IP address management with the contract of Docker's IPAM driver.
 
     Exit status: 0 on success, 1 when a check fails, 2 on bad usage or an
-    input/output error.
+    input/output error, 130 when interrupted, 141 when standard output is a
+    pipe closed early.
     """
 
 
@@ -47,8 +67,27 @@ _host_id_option = click.option(
 )
 
 
+class _TraceFile(click.File):
+    """A trace to read: a file, or standard input for ``-``."""
+
+    def convert(
+        self,
+        value: str | os.PathLike[str] | IO[Any],
+        param: click.Parameter | None,
+        ctx: click.Context | None,
+    ) -> IO[Any]:
+        """Open the trace.
+
+        Raises:
+            OSError: ``-`` was given and standard input is closed.
+        """
+        if value == "-" and sys.stdin is None:
+            raise _closed("input")
+        return super().convert(value, param, ctx)
+
+
 @main.command(short_help="Replay a JSON Lines trace of driver calls.")
-@click.argument("trace", type=click.File("rb"))
+@click.argument("trace", type=_TraceFile("rb"))
 @_host_id_option
 def replay(trace: BinaryIO, host_id: str | None) -> None:
     """Replay a JSON Lines TRACE of driver calls ('-' reads standard input).
@@ -65,21 +104,24 @@ def replay(trace: BinaryIO, host_id: str | None) -> None:
     For each non-blank line one JSON object is written to standard output:
     the protocol's response fields (PoolID, Pool, Data, Address, ...), or
     {"Err": "<message>"} when the driver refuses the call.  A malformed line
-    (bad JSON, unknown call or field, wrong type) gets {"Err": "line N:
-    Invalid Request: <problem>"}, and the replay goes on.
+    (bad JSON, unknown call or field, wrong type, or longer than 1 MiB,
+    1,048,576 bytes, newline not counted) gets {"Err": "line N: Invalid
+    Request: <problem>"}, and the replay goes on.  An overlong line is
+    answered as soon as it is found too long; the rest of it is dropped as
+    it is read, never held in memory.
 
     Exit status: 0 when every line was well formed, even if some calls
     returned Err (those are normal driver answers); 1 when any line was
-    malformed; 2 on bad usage, such as an unreadable file, or when output
-    cannot be written.
+    malformed; 2 on bad usage, such as an unreadable file, or when input or
+    output cannot be read or written.
     """
     driver = Allocator(host_id=host_id)
     malformed = 0
-    for number, line in enumerate(trace, start=1):
-        if not line.strip():
+    for number, line in enumerate(_trace_lines(trace), start=1):
+        if line is not None and not line.strip():
             continue
         try:
-            call, body = protocol.parse_line(line)
+            call, body = _parse_line(line)
             response = protocol.execute(driver, call, body)
         except protocol.ProtocolError as exc:
             malformed += 1
@@ -89,6 +131,36 @@ def replay(trace: BinaryIO, host_id: str | None) -> None:
         click.echo(json.dumps(response))
     if malformed:
         sys.exit(1)
+
+
+def _trace_lines(trace: IO[bytes]) -> Iterator[bytes | None]:
+    """Yield the lines of a trace, ``None`` for each longer than `MAX_LINE`.
+
+    No more than `MAX_LINE` bytes of a line are held at once: an overlong
+    line is reported as soon as it is found too long, and the rest of it is
+    then read and dropped a piece at a time, up to its newline or the end.
+    """
+    while True:
+        line = trace.readline(MAX_LINE + 1)
+        if not line:
+            return
+        if len(line) <= MAX_LINE or line.endswith(b"\n"):
+            yield line
+            continue
+        yield None
+        while (piece := trace.readline(_SKIP_CHUNK)) and not piece.endswith(b"\n"):
+            pass
+
+
+def _parse_line(line: bytes | None) -> tuple[str, dict[str, object]]:
+    """Decode a trace line from `_trace_lines`.
+
+    Raises:
+        ProtocolError: The line is malformed, or was too long (``None``).
+    """
+    if line is None:
+        raise failure(protocol.ProtocolError, f"longer than {MAX_LINE} bytes")
+    return protocol.parse_line(line)
 
 
 def _refuse_dash(
@@ -255,18 +327,62 @@ def _console(stream: IO[str]) -> Console:
 
 
 def run() -> None:
-    """Run the command line; an input or output failure exits with status 2.
+    """Run the command line and exit with its status.
 
-    Click already reports unreadable arguments; this catches what fails
-    later, such as a full disk or a trace that stops being readable.
+    Click's own ``main`` exits with status 1 on a closed pipe and on Ctrl-C,
+    the status of a failed check here, so the command is invoked directly
+    and every way out is mapped below: usage errors as Click shows them
+    (status 2), input and output failures as one line (2), a pipe closed by
+    its reader quietly (141), an interrupt as one line (130).
     """
     try:
-        main(prog_name="ipamcore")
+        _invoke(sys.argv[1:])
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(EXIT_PIPE_CLOSED)
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
-        click.echo(f"ipamcore: {where}{exc.strerror or exc}", err=True)
-        sys.exit(2)
+        _fail(EXIT_USAGE, f"{where}{exc.strerror or exc}")
+    except KeyboardInterrupt:
+        _fail(EXIT_INTERRUPTED, "interrupted")
 
 
-if __name__ == "__main__":
-    run()
+def _invoke(args: list[str]) -> None:
+    """Parse ``args`` and run the command they name.
+
+    Raises:
+        OSError: Standard output is closed, or a read or write failed.
+        click.ClickException: Bad usage.
+        click.exceptions.Exit: ``--help`` or ``--version`` was answered.
+    """
+    if sys.stdout is None:
+        raise _closed("output")
+    with main.make_context("ipamcore", args) as context:
+        main.invoke(context)
+
+
+def _closed(stream: str) -> OSError:
+    """Return the error for a standard stream that was closed at start."""
+    return OSError(errno.EBADF, f"standard {stream} is closed")
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so exiting writes nothing.
+
+    Whatever is still buffered for a closed pipe would otherwise fail again
+    when the interpreter flushes it on the way out.
+    """
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, sys.stdout.fileno())
+    os.close(null)
+
+
+def _fail(status: int, message: str) -> NoReturn:
+    """Write ``ipamcore: <message>`` on standard error and exit with ``status``."""
+    click.echo(f"ipamcore: {message}", err=True)
+    sys.exit(status)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import pty
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from ipamcore import Allocator
+from ipamcore.cli import MAX_LINE
 from ipamcore.protocol import CALLS, Request, Response
 from ipamcore.simulate import Simulation, Workload
 
@@ -388,6 +391,122 @@ def test_replay_answers_an_overlong_number_and_goes_on() -> None:
         "Err": "line 1: Invalid Request: invalid JSON: a number with too many digits"
     }
     assert json.loads(second)["LocalDefaultAddressSpace"] == "LocalDefault"
+
+
+def test_replay_answers_an_overlong_line_and_goes_on() -> None:
+    longest = b'{"Call": "GetCapabilities"}'.ljust(MAX_LINE) + b"\n"
+    overlong = b'{"Call": "GetCapabilities"}'.ljust(MAX_LINE + 1) + b"\n"
+    endless = b"[" * (3 * MAX_LINE)
+    trace = longest + overlong + b'{"Call": "GetDefaultAddressSpaces"}\n' + endless
+    result = ipamcore("replay", "-", stdin=trace)
+    assert result.returncode == 1
+    assert result.stderr == b""
+    capabilities, first, spaces, last = map(json.loads, result.stdout.splitlines())
+    assert capabilities == EVERY_CALL_KIND[0][1]
+    too_long = f"longer than {MAX_LINE} bytes"
+    assert first == malformed(2, too_long)
+    assert spaces == EVERY_CALL_KIND[1][1]
+    assert last == malformed(4, too_long)
+
+
+def test_replay_answers_an_endless_line_at_once_in_bounded_memory() -> None:
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc to read the memory of a process")
+    # The address space limit makes a replay that keeps the line fail fast.
+    command = 'ulimit -v 1048576 && exec "$@"'
+    args = [sys.executable, "-m", "ipamcore", "replay", "/dev/zero"]
+    with subprocess.Popen(
+        ["sh", "-c", command, "sh", *args], stdout=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None
+        try:
+            answer = json.loads(process.stdout.readline())
+            assert answer == malformed(1, f"longer than {MAX_LINE} bytes")
+            peak = _peak_memory(process.pid)
+            _wait_until_read(process.pid, 64 * MAX_LINE)
+            assert _peak_memory(process.pid) - peak < 8 * MAX_LINE
+        finally:
+            process.kill()
+
+
+def _peak_memory(pid: int) -> int:
+    """Return the peak resident memory of a process, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmHWM in /proc/{pid}/status")
+
+
+def _wait_until_read(pid: int, count: int) -> None:
+    """Wait until a process has read ``count`` bytes, or fail after a minute."""
+    for _ in range(6000):
+        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+            if line.startswith("rchar:") and int(line.split()[1]) >= count:
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not read {count} bytes")
+
+
+def closed(stream: int, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run the ``ipamcore`` command with standard input (0) or output (1) closed."""
+    command = f'exec "$@" {stream}>&-'
+    return subprocess.run(
+        ["sh", "-c", command, "sh", sys.executable, "-m", "ipamcore", *args],
+        input=None if stream == 0 else b'{"Call": "GetCapabilities"}\n',
+        stderr=subprocess.PIPE,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_replay_of_closed_standard_input_exits_2_with_one_line() -> None:
+    result = closed(0, "replay", "-")
+    assert result.returncode == 2
+    assert result.stderr == b"ipamcore: standard input is closed\n"
+
+
+@pytest.mark.parametrize(
+    "args", [["replay", "-"], ["simulate", "--ops", "100"], ["--version"]]
+)
+def test_closed_standard_output_exits_2_with_one_line(args: list[str]) -> None:
+    result = closed(1, *args)
+    assert result.returncode == 2
+    assert result.stderr == b"ipamcore: standard output is closed\n"
+
+
+def test_a_pipe_closed_by_its_reader_stops_replay_quietly_with_141(
+    tmp_path: Path,
+) -> None:
+    trace = tmp_path / "trace.jsonl"
+    trace.write_bytes(b'{"Call": "GetCapabilities"}\n' * 100_000)
+    with subprocess.Popen(
+        [sys.executable, "-m", "ipamcore", "replay", str(trace)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert json.loads(process.stdout.readline()) == EVERY_CALL_KIND[0][1]
+        process.stdout.close()
+        stderr = process.stderr.read()
+    assert process.returncode == 141
+    assert stderr == b""
+
+
+def test_an_interrupt_exits_130_with_one_line() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "ipamcore", "replay", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdin and process.stdout and process.stderr
+        process.stdin.write(b'{"Call": "GetCapabilities"}\n')
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline()) == EVERY_CALL_KIND[0][1]
+        process.send_signal(signal.SIGINT)
+        stderr = process.stderr.read()
+    assert process.returncode == 130
+    assert stderr == b"ipamcore: interrupted\n"
 
 
 def test_simulate_progress_goes_to_a_terminal_on_stderr() -> None:
