@@ -304,9 +304,42 @@ def test_help_states_the_exit_status(args: list[str]) -> None:
     assert b"Exit status: 0" in result.stdout
 
 
-# TODO: simulate's exit status 1 on a failed check is only tested in process
-# (tests/test_simulate.py): a correct allocator never fails a check, and the
-# command offers no way to run a broken one.
+LEAKY_COMMAND = """
+from ipamcore import cli
+from ipamcore.allocator import Allocator
+
+
+class KeepsReleasedAddresses(Allocator):
+    def release_address(self, pool_id, address):
+        pass
+
+
+cli.Allocator = KeepsReleasedAddresses
+cli.run()
+"""
+"""The ``ipamcore`` command on an allocator that never gives an address back."""
+
+
+def test_simulate_of_a_broken_allocator_exits_1_with_one_line(
+    tmp_path: Path,
+) -> None:
+    trace = tmp_path / "trace.jsonl"
+    args = ["--ops", "3000", "--networks", "2", "--seed", "7", "--trace-out"]
+    result = subprocess.run(
+        [sys.executable, "-c", LEAKY_COMMAND, "simulate", *args, str(trace)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == b""
+    message = result.stderr.decode()
+    assert message.startswith("ipamcore simulate: check failed (seed 7): operation ")
+    assert " free, expected " in message
+    assert message.count("\n") == 1
+    assert len(trace.read_text().splitlines()) == 3000
+
+
 def test_simulate_json_summary() -> None:
     result = ipamcore("simulate", "--ops", "5000", "--networks", "8", "--json")
     assert result.returncode == 0, result.stderr
