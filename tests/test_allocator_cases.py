@@ -7,7 +7,6 @@ the kind of fault it stands for more widely.
 from __future__ import annotations
 
 import ipaddress
-import time
 
 import pytest
 from allocator_support import GW, SERIAL, drain, snapshot
@@ -242,16 +241,26 @@ def test_case_predefined_base_with_host_bits() -> None:
     assert str(allocator.request_pool(LOCAL)[1]) == "172.16.0.0/20"
 
 
-def test_case_addresses_of_a_slash_10_come_in_microseconds(
+def test_case_addresses_of_a_slash_10_cost_runs_not_addresses(
     allocator: ipamcore.Allocator,
 ) -> None:
+    # A request costs O(log R) in the runs R of the pool's one bitmap (the
+    # core's own tests and benchmarks hold it to that); here the pool must
+    # stay one bitmap of three runs however many of its addresses are used.
     pid, _, _ = allocator.request_pool(LOCAL, "100.64.0.0/10")
     assert str(allocator.request_address(pid, options=GW)[0]) == "100.64.0.1/10"
     for host in range(2, 12):
-        started = time.perf_counter()
         interface, _ = allocator.request_address(pid)
-        assert time.perf_counter() - started < 0.005
         assert str(interface) == f"100.64.0.{host}/10"
+        (info,) = allocator.pools()
+        assert (info.size, info.free, info.runs) == (2**22, 2**22 - 2 - host, 3)
+    assert allocator.used_ranges(pid) == [
+        (ipaddress.ip_address("100.64.0.0"), ipaddress.ip_address("100.64.0.11")),
+        (
+            ipaddress.ip_address("100.127.255.255"),
+            ipaddress.ip_address("100.127.255.255"),
+        ),
+    ]
     assert str(allocator.request_address(pid, "100.127.255.254")[0]) == (
         "100.127.255.254/10"
     )
