@@ -35,12 +35,10 @@ from ipamcore.constants import ALLOC_SERIAL, GLOBAL_DEFAULT, LOCAL_DEFAULT
 from ipamcore.errors import (
     BadPoolError,
     InvalidAddressSpaceError,
-    InvalidIpamConfigServiceError,
     InvalidPoolError,
     InvalidRequestError,
     InvalidSubPoolError,
     IpamInternalError,
-    NoAvailablePoolError,
     PoolNotFoundError,
 )
 from ipamcore.journal import (
@@ -374,9 +372,9 @@ class Allocator:
     ) -> tuple[str, IPNetwork, dict[str, str]]:
         """Allocate the next free predefined pool of ``version`` in space ``name``."""
         with self._lock:
-            space = self._spaces.get(name)
-            if space is None:
-                raise failure(NoAvailablePoolError, f"{name} has no predefined pools")
+            # A space not yet known has no predefined pools; its own search
+            # says so, in the same words as for a known one.
+            space = self._spaces.get(name) or AddressSpace(name)
             network, position = space.next_predefined(version)
             key = PoolKey(name, network)
             pool_id = str(key)
@@ -550,13 +548,17 @@ class Allocator:
 def _local_bases(
     local_pools: PoolsSpec | None, host_id: str | None
 ) -> tuple[Base, ...]:
-    """Return the local predefined bases, the ULA added if none is IPv6."""
-    if host_id is not None and not isinstance(host_id, str):
-        raise failure(InvalidIpamConfigServiceError, f"bad host id {host_id!r}")
+    """Return the local predefined bases, the ULA added if none is IPv6.
+
+    Raises:
+        InvalidIpamConfigServiceError: A base or ``host_id`` is malformed,
+            even where the ULA is not needed.
+    """
     bases = parse_bases(DEFAULT_LOCAL_POOLS if local_pools is None else local_pools)
+    given = None if host_id is None else ula_base(host_id)
     if any(base.network.version == 6 for base in bases):
         return bases
-    return (*bases, ula_base(machine_id() if host_id is None else host_id))
+    return (*bases, ula_base(machine_id()) if given is None else given)
 
 
 def _by_version(bases: Iterable[Base]) -> dict[int, PredefinedPools]:

@@ -212,9 +212,7 @@ class Pool:
         Raises:
             IPOutOfRangeError: The address is not in the pool.
         """
-        if version != self.version or not self.first <= value <= self.last:
-            raise self._outside(version, value)
-        ordinal = value - self.first
+        ordinal = self.ordinal(version, value)
         if ordinal in self.reserved or not self.bitmap.unset(ordinal):
             return None
         return ordinal

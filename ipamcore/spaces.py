@@ -82,9 +82,13 @@ class AddressSpace:
                 taken or overlaps a pool, or there are none.
         """
         pools = self.predefined.get(version)
-        position = None if pools is None else pools.find(self.occupancy(version))
-        if pools is None or position is None:
-            raise failure(NoAvailablePoolError, f"IPv{version} in {self.name}")
+        if pools is None:
+            detail = f"{self.name} has no IPv{version} predefined pools"
+            raise failure(NoAvailablePoolError, detail)
+        position = pools.find(self.occupancy(version))
+        if position is None:
+            detail = f"every IPv{version} predefined pool of {self.name} is taken"
+            raise failure(NoAvailablePoolError, detail)
         return pools.network(position), position
 
     def hold(

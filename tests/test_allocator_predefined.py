@@ -386,5 +386,23 @@ def test_bad_base_and_size_are_named_in_the_message() -> None:
 
 @pytest.mark.parametrize("host_id", [5, b"host", ["host"]])
 def test_bad_host_id_is_refused(host_id: object) -> None:
-    with pytest.raises(ipamcore.InvalidIpamConfigServiceError):
+    with pytest.raises(ipamcore.InvalidIpamConfigServiceError, match="bad host id"):
         ipamcore.Allocator(host_id=host_id)  # type: ignore[arg-type]
+    with pytest.raises(ipamcore.InvalidIpamConfigServiceError, match="bad host id"):
+        ipamcore.Allocator(
+            local_pools=[("fd00::/8", 64)],
+            host_id=host_id,  # type: ignore[arg-type]
+        )
+
+
+def test_no_available_pool_says_why_in_the_same_words() -> None:
+    allocator = ipamcore.Allocator(local_pools=[("10.0.0.0/24", 25)], host_id="")
+    networks(allocator, LOCAL, 2)
+    for space, v6, detail in [
+        ("Empty", False, "Empty has no IPv4 predefined pools"),
+        (GLOBAL, True, "GlobalDefault has no IPv6 predefined pools"),
+        (LOCAL, False, "every IPv4 predefined pool of LocalDefault is taken"),
+    ]:
+        with pytest.raises(ipamcore.NoAvailablePoolError) as caught:
+            allocator.request_pool(space, v6=v6)
+        assert str(caught.value) == f"No available pool: {detail}"

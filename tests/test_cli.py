@@ -169,7 +169,7 @@ EVERY_CALL_KIND: list[tuple[dict[str, object], dict[str, object]]] = [
     ),
     (
         {"Call": "RequestPool", "AddressSpace": "Empty"},
-        {"Err": "No available pool: Empty has no predefined pools"},
+        {"Err": "No available pool: Empty has no IPv4 predefined pools"},
     ),
     (
         {"Call": "RequestPool", "AddressSpace": "LocalDefault", "V6": True},
