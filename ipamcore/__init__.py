@@ -5,6 +5,8 @@ on top of a compiled run-length-encoded bitmap.  Everything public is
 importable from this package.
 """
 
+import importlib.metadata
+
 from ipamcore._bitmap import Bitmap
 from ipamcore.allocator import Allocator, PoolInfo
 from ipamcore.constants import (
@@ -49,7 +51,8 @@ from ipamcore.journal import (
 )
 from ipamcore.registry import Callback, Ipam, Registry
 
-__version__ = "0.1.0"
+__version__ = importlib.metadata.version("ipamcore")
+"""The installed distribution's version, as ``pyproject.toml`` gives it."""
 
 __all__ = [
     "ALLOC_SERIAL",

@@ -6,7 +6,7 @@ below it: address spaces (`ipamcore.spaces`) holding master pools
 (`ipamcore.pools`), and an index from each pool id to what it hands out.
 
 Every change of state reaches the allocator's journal, if it has one
-(`ipamcore.journal`), through one method, `Allocator._record`, which undoes
+(`ipamcore.journal`), through one function, `_record`, which undoes
 the change if the journal refuses it.  Pools are held and dropped by the
 same methods live and on replay (`Allocator.replay`).  Address requests,
 the hot path, let the bitmap choose and mark the address in one step and
@@ -207,7 +207,7 @@ class Allocator:
         with self._lock:
             undo = self._hold(pool_id, key, None)
             if self._journal is not None:
-                self._record(PoolAllocated(pool_id), undo)
+                _record(self._journal, PoolAllocated(pool_id), undo)
         return pool_id, key.network, {}
 
     def release_pool(self, pool_id: str) -> None:
@@ -223,7 +223,7 @@ class Allocator:
         with self._lock:
             undo = self._drop(canonical, key)
             if self._journal is not None:
-                self._record(PoolReleased(canonical), undo)
+                _record(self._journal, PoolReleased(canonical), undo)
 
     def request_address(
         self,
@@ -272,7 +272,11 @@ class Allocator:
                 ordinal = pool.take_lowest(ref.start, ref.end)
                 if self._journal is not None:
                     change = AddressAllocated(ref.pool_id, pool.first + ordinal)
-                    self._record(change, partial(pool.undo_take, ordinal, pool.cursor))
+                    _record(
+                        self._journal,
+                        change,
+                        partial(pool.undo_take, ordinal, pool.cursor),
+                    )
         finally:
             lock.release()
         return pool.interface(pool.first + ordinal), {}
@@ -302,7 +306,7 @@ class Allocator:
             ordinal = ref.pool.release(version, value)
             if ordinal is not None and self._journal is not None:
                 change = AddressReleased(ref.pool_id, value)
-                self._record(change, partial(ref.pool.take, ordinal))
+                _record(self._journal, change, partial(ref.pool.take, ordinal))
         finally:
             lock.release()
 
@@ -380,7 +384,7 @@ class Allocator:
             pool_id = str(key)
             undo = self._hold(pool_id, key, position)
             if self._journal is not None:
-                self._record(PoolAllocated(pool_id, position), undo)
+                _record(self._journal, PoolAllocated(pool_id, position), undo)
         return pool_id, network, {}
 
     def _take_next(self, ref: PoolRef) -> int:
@@ -390,7 +394,7 @@ class Allocator:
         ordinal = pool.take_next(ref.start, ref.end)
         if self._journal is not None:
             change = AddressAllocated(ref.pool_id, pool.first + ordinal, serial=True)
-            self._record(change, partial(pool.undo_take, ordinal, cursor))
+            _record(self._journal, change, partial(pool.undo_take, ordinal, cursor))
         return ordinal
 
     def _request_given(
@@ -405,7 +409,9 @@ class Allocator:
             pool.take(ordinal)
             if self._journal is not None:
                 change = AddressAllocated(ref.pool_id, value)
-                self._record(change, partial(pool.undo_take, ordinal, pool.cursor))
+                _record(
+                    self._journal, change, partial(pool.undo_take, ordinal, pool.cursor)
+                )
         return pool.interface(value), {}
 
     def _held(self, pool_id: str) -> PoolRef:
@@ -434,22 +440,6 @@ class Allocator:
         if ref is None:
             raise failure(PoolNotFoundError, canonical)
         return ref
-
-    def _record(self, change: Change, undo: Undo) -> None:
-        """Journal a change already applied; undo it if the journal refuses.
-
-        Raises:
-            IpamInternalError: The journal raised; the change is undone.
-        """
-        if self._journal is None:
-            return
-        try:
-            self._journal.append(change)
-        except BaseException as exc:
-            undo()
-            if not isinstance(exc, Exception):
-                raise
-            raise failure(IpamInternalError, f"journal refused {change!r}") from exc
 
     def _apply(self, change: Change) -> Undo:
         """Replay one change and return how to undo it (lock held).
@@ -561,6 +551,24 @@ def _local_bases(
     return (*bases, ula_base(machine_id()) if given is None else given)
 
 
+def _record(journal: Journal, change: Change, undo: Undo) -> None:
+    """Journal a change already applied; undo it if the journal refuses.
+
+    Callers check first that the allocator has a journal, so that without
+    one no change object is built.
+
+    Raises:
+        IpamInternalError: The journal raised; the change is undone.
+    """
+    try:
+        journal.append(change)
+    except BaseException as exc:
+        undo()
+        if not isinstance(exc, Exception):
+            raise
+        raise failure(IpamInternalError, f"journal refused {change!r}") from exc
+
+
 def _by_version(bases: Iterable[Base]) -> dict[int, PredefinedPools]:
     """Group bases by IP version, keeping their order."""
     grouped: dict[int, list[Base]] = {}
@@ -581,10 +589,8 @@ def _check_options(options: object) -> None:
         raise failure(InvalidRequestError, f"options must be a mapping: {options!r}")
 
 
-def _serial(options: Mapping[str, str] | None) -> bool:
+def _serial(options: Mapping[str, str]) -> bool:
     """Tell whether ``options`` ask for round-robin allocation."""
-    if options is None:
-        return False
     if type(options) is not dict:
         _check_options(options)
     return options.get(ALLOC_SERIAL) == "true"

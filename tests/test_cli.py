@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ipamcore import Allocator
+from ipamcore import Allocator, __version__
 from ipamcore.cli import MAX_LINE
 from ipamcore.protocol import CALLS, Request, Response
 from ipamcore.simulate import Simulation, Workload
@@ -625,3 +625,4 @@ def test_python_m_ipamcore_and_the_console_script_agree() -> None:
     assert from_module.returncode == 0
     assert from_script.stdout == from_module.stdout
     assert b"0.1.0" in from_script.stdout
+    assert from_script.stdout == f"ipamcore, version {__version__}\n".encode()
