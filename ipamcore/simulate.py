@@ -242,7 +242,8 @@ class Simulation:
         except IpamError as exc:
             call, body = self._request
             refusal = f"{type(exc).__name__}: {exc}"
-            self._fail(f"{call} {json.dumps(body)} refused with {refusal}")
+            message = f"{call} {json.dumps(body)} refused with {refusal}"
+            raise self._invariant_error(message) from exc
 
     def _choose(self) -> Callable[[], None]:
         """Pick the next action at random, steering towards the targets."""
@@ -411,7 +412,11 @@ class Simulation:
 
     def _fail(self, message: str) -> NoReturn:
         """Raise `InvariantError` naming the current operation."""
-        raise InvariantError(f"operation {self._done}: {message}")
+        raise self._invariant_error(message)
+
+    def _invariant_error(self, message: str) -> InvariantError:
+        """Return the `InvariantError` naming the current operation."""
+        return InvariantError(f"operation {self._done}: {message}")
 
     # -- helpers -------------------------------------------------------------
 

@@ -9,7 +9,13 @@ from collections.abc import Callable
 
 import pytest
 
-from ipamcore import ALLOC_SERIAL, GATEWAY, REQUEST_ADDRESS_TYPE, Allocator
+from ipamcore import (
+    ALLOC_SERIAL,
+    GATEWAY,
+    REQUEST_ADDRESS_TYPE,
+    Allocator,
+    PoolNotFoundError,
+)
 from ipamcore.protocol import Request, Response
 from ipamcore.simulate import InvariantError, Simulation, Summary, Workload
 
@@ -242,5 +248,8 @@ def test_run_catches_an_unexpected_refusal() -> None:
             allocator.release_pool(info.pool_id)
 
     workload = Workload(operations=3000, networks=1, check_interval=10**6)
-    with pytest.raises(InvariantError, match="refused with PoolNotFoundError"):
+    with pytest.raises(
+        InvariantError, match="refused with PoolNotFoundError"
+    ) as caught:
         simulate(workload, allocator, release_pools)
+    assert isinstance(caught.value.__cause__, PoolNotFoundError)
