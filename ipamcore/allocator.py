@@ -1,9 +1,10 @@
 """`Allocator`: the built-in IPAM driver of the contract.
 
 This layer checks what callers pass, turns it into the contract's errors,
-takes the allocator's lock and logs each call at DEBUG.  The state lives
-below it: address spaces (`ipamcore.spaces`) holding master pools
-(`ipamcore.pools`), and an index from each pool id to what it hands out.
+takes the allocator's lock and logs at DEBUG each call that can change the
+state (the queries are not logged).  The state lives below it: address
+spaces (`ipamcore.spaces`) holding master pools (`ipamcore.pools`), and an
+index from each pool id to what it hands out.
 
 Every change of state reaches the allocator's journal, if it has one
 (`ipamcore.journal`), through one function, `_record`, which undoes
