@@ -487,6 +487,13 @@ class Allocator:
         return partial(self._undo_hold, pool_id, space, undo_hold)
 
     def _undo_hold(self, pool_id: str, space: AddressSpace, undo_hold: Undo) -> None:
+        """Undo `_hold`: forget the id, give up its hold, drop an emptied space.
+
+        Args:
+            pool_id: The id `_hold` allocated.
+            space: The address space it was held in.
+            undo_hold: What the space's own ``hold`` returned.
+        """
         del self._refs[pool_id]
         undo_hold()
         self._prune(space)
@@ -507,6 +514,13 @@ class Allocator:
         return partial(self._undo_drop, ref, space, undo_release)
 
     def _undo_drop(self, ref: PoolRef, space: AddressSpace, undo_release: Undo) -> None:
+        """Undo `_drop`: bring back the space, the id's hold and the id.
+
+        Args:
+            ref: What the released id referred to.
+            space: Its address space, which `_drop` may have forgotten.
+            undo_release: What the space's own ``release`` returned.
+        """
         self._spaces[space.name] = space
         undo_release()
         self._refs[ref.pool_id] = ref

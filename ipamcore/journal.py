@@ -112,7 +112,9 @@ class MemoryJournal:
         self.changes.append(change)
 
     def __iter__(self) -> Iterator[Change]:
+        """Iterate over the changes recorded, oldest first."""
         return iter(self.changes)
 
     def __len__(self) -> int:
+        """Return how many changes were recorded."""
         return len(self.changes)

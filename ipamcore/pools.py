@@ -223,13 +223,16 @@ class Pool:
         self.bitmap.cursor = cursor
 
     def _outside(self, version: int, value: int) -> IPOutOfRangeError:
+        """Return the error for an address outside the pool."""
         text = address_text(version, value)
         return failure(IPOutOfRangeError, f"{text} is not in {self.network}")
 
     def _in_use(self, ordinal: int) -> IPAlreadyAllocatedError:
+        """Return the error for an ordinal already used or reserved."""
         return failure(IPAlreadyAllocatedError, self.address(ordinal))
 
     def _exhausted(self, start: int, end: int) -> NoAvailableIPsError:
+        """Return the error for a range with no free ordinal."""
         detail = f"{self.address(start)} to {self.address(end)} of {self.network}"
         return failure(NoAvailableIPsError, detail)
 

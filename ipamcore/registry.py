@@ -146,15 +146,18 @@ class Registry:
             return default
 
     def __contains__(self, name: object) -> bool:
+        """Tell whether a driver is registered as ``name``; ``False`` for non-names."""
         try:
             return name in self._drivers
         except TypeError:
             return False
 
     def __iter__(self) -> Iterator[str]:
+        """Iterate over a snapshot of the registered names, in registration order."""
         return iter(self.names())
 
     def __len__(self) -> int:
+        """Return how many drivers are registered."""
         return len(self._drivers)
 
     def names(self) -> list[str]:
