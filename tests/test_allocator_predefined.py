@@ -194,6 +194,14 @@ def test_empty_local_pools_leave_only_the_ula() -> None:
     assert networks(allocator, LOCAL, 1, v6=True) == ["fd42:98fc:1c14::/64"]
 
 
+def test_empty_global_pools_leave_none_at_all() -> None:
+    allocator = ipamcore.Allocator(global_pools=[], host_id="")
+    for v6 in (False, True):
+        with pytest.raises(ipamcore.NoAvailablePoolError):
+            allocator.request_pool(GLOBAL, v6=v6)
+    assert networks(allocator, LOCAL, 1) == ["172.17.0.0/16"]
+
+
 def test_global_pools_replace_the_global_defaults() -> None:
     allocator = ipamcore.Allocator(
         global_pools=[["10.200.0.0/30", 31], ("::/127", 128)]
