@@ -113,7 +113,8 @@ def replay(trace: BinaryIO, host_id: str | None) -> None:
     Exit status: 0 when every line was well formed, even if some calls
     returned Err (those are normal driver answers); 1 when any line was
     malformed; 2 on bad usage, such as an unreadable file, or when input or
-    output cannot be read or written.
+    output cannot be read or written; 130 when interrupted; 141 when
+    standard output is a pipe closed early.
     """
     driver = Allocator(host_id=host_id)
     malformed = 0
@@ -240,8 +241,9 @@ def simulate(
 
     Exit status: 0 when every check passed, 1 when one failed (the message
     names the operation and the seed; a trace saved with --trace-out ends
-    with the call that failed), 2 on bad usage or when the trace cannot be
-    written.
+    with the call that failed), 2 on bad usage or when the trace or standard
+    output cannot be written, 130 when interrupted, 141 when standard output
+    is a pipe closed early.
     """
     workload = Workload(networks, ops, seed, serial, v6, check_every)
     with _trace_recorder(trace_out) as recorder:
