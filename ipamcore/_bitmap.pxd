@@ -1,13 +1,23 @@
 # Declarations of the compiled allocator core; the algorithms live in
 # _bitmap.pyx.  The core knows ordinals only: whole numbers in [0, bits).
 
-from libc.stdint cimport uintptr_t
+from libc.stdint cimport uint64_t, uintptr_t
 
 cdef extern from *:
     """
     typedef unsigned __int128 ipam_u128;
     typedef struct ipam_entry { ipam_u128 key; ipam_u128 val; } ipam_entry;
-    typedef struct ipam_node { int n; int cap; ipam_entry e[]; } ipam_node;
+    typedef struct ipam_node {
+        int n;
+        int cap;
+        unsigned long long dense;
+        ipam_entry e[];
+    } ipam_node;
+    typedef struct ipam_chunk {
+        unsigned long long full;
+        unsigned long long some;
+        unsigned long long w[64];
+    } ipam_chunk;
     #define IPAM_PREFETCH(p) __builtin_prefetch(p)
     #define IPAM_NODE_SIZE(cap) \
         (sizeof(ipam_node) + (size_t)(cap) * sizeof(ipam_entry))
@@ -18,20 +28,36 @@ cdef extern from *:
     # through u128_from_object() and u128_to_object() in _bitmap.pyx.
     ctypedef unsigned long long u128 "ipam_u128"
 
-    # In a leaf, key and val are the first and last ordinal of one used run.
-    # In an inner node, key is the lowest run start below child val (a
+    # A leaf entry is a run or a chunk, as the leaf's dense mask says.  For
+    # a run, key and val are its first and last ordinal, all used.  For a
+    # chunk, key is the first ordinal of its block and val a pointer to the
+    # Chunk.  In an inner node, key is the lowest key below child val (a
     # pointer stored as an integer), so one node layout serves both.
     ctypedef struct Entry "ipam_entry":
         u128 key
         u128 val
 
+    # dense: bit i is set when leaf entry i is a chunk; always 0 in inner
+    # nodes.  A node holds at most CAP + 1 < 64 entries.
     ctypedef struct Node "ipam_node":
         int n
         int cap
+        uint64_t dense
         Entry e[1]
+
+    # One block of CHUNK_BITS ordinals, one bit each (1 = used); bit j of
+    # w[i] is ordinal 64 * i + j of the block.  full and some summarise the
+    # words: bit i of full is set when w[i] has every bit set, bit i of some
+    # when w[i] has any.
+    ctypedef struct Chunk "ipam_chunk":
+        uint64_t full
+        uint64_t some
+        uint64_t w[64]
 
     size_t NODE_SIZE "IPAM_NODE_SIZE"(int cap)
     void prefetch "IPAM_PREFETCH"(const void *p) noexcept nogil
+    int ctz64 "__builtin_ctzll"(uint64_t x) noexcept nogil
+    int popcount64 "__builtin_popcountll"(uint64_t x) noexcept nogil
 
 
 cdef enum:
@@ -46,13 +72,24 @@ cdef enum:
     ROOT_START = 4
     # Deeper than any tree that fits in memory: MIN_FILL**MAX_DEPTH runs.
     MAX_DEPTH = 48
+    # A chunk covers one aligned block of CHUNK_BITS ordinals.
+    CHUNK_SHIFT = 12
+    CHUNK_BITS = 4096
+    CHUNK_LAST = 4095
+    CHUNK_WORDS = 64
+    # A block where more than DENSIFY runs would start becomes a chunk: its
+    # 528 bytes then cost less than the runs' entries.  A chunk left with
+    # at most SPARSIFY runs turns back into runs.  The gap between the two
+    # keeps a block that churns near one of them from switching every call.
+    DENSIFY = 16
+    SPARSIFY = 6
 
 
-# A B+tree of the used runs, ordered by start.
+# A B+tree of the used runs and the chunks, ordered by key.
 ctypedef struct Tree:
     Node *root
     int height              # 0 when the root is a leaf
-    Py_ssize_t count        # number of used runs
+    Py_ssize_t count        # number of leaf entries
     Node *spare             # nodes allocated ahead of a split, chained
 
 
@@ -62,4 +99,3 @@ ctypedef struct Tree:
 ctypedef struct Path:
     Node *node[MAX_DEPTH]
     int idx[MAX_DEPTH]
-

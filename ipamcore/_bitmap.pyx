@@ -2,36 +2,48 @@
 """The compiled allocator core: a run-length-encoded bitmap of ordinals.
 
 `Bitmap` holds ``bits`` ordinals, ``1 <= bits <= 2**128``, each used or free.
-The used ordinals are stored as runs (maximal stretches of consecutive used
-ordinals) in a B+tree ordered by run start, so every operation costs
-O(log R) in the number of runs R, whatever ``bits`` is, and memory is O(R).
+The used ordinals are kept in a B+tree ordered by position whose leaf
+entries are of two kinds:
 
-Ranges are inclusive everywhere: ``(start, end)`` covers both ends.
+* a run entry: a stretch of consecutive used ordinals, stored as its first
+  and last ordinal whatever its length;
+* a chunk: one aligned block of 4096 ordinals stored as a plain bitmap, for
+  a block so fragmented that its runs would cost more than its bits.
 
-Invariants of the tree, checked by ``_check_invariants``:
+Free ordinals are whatever no entry marks used.  A single operation costs
+O(log E) in the number of entries E, plus at most one pass over a chunk's
+64 words, whatever ``bits`` is.  E is at most the number of used runs and
+usually far less where runs are dense; memory is O(E).
 
-* runs are canonical: none empty, none overlapping or touching (between two
-  runs lies at least one free ordinal), all inside ``[0, last]``;
-* every leaf lies at depth ``height``;
-* the key of an inner entry equals the first key of its child;
-* a node other than the root holds ``MIN_FILL`` to ``CAP`` entries, an inner
-  root at least two;
-* ``count`` and ``used`` are exact.
+Ranges are inclusive everywhere: ``(start, end)`` covers both ends.  A
+"used run" is a maximal stretch of used ordinals; a run entry may be only
+part of one, where it touches a chunk.
 
-Memory is about 40 bytes per used run (two runs of the encoding), whatever
-the run lengths.  That beats a dense bitmap as long as a used run and the
-free run after it span a few hundred ordinals together; a bitmap where
-almost every ordinal is a run of its own (every other ordinal used) costs
-far more than one bit per ordinal.
-TODO: dense chunk entries for heavily fragmented stretches, as compressed
-bitmaps do, so that such a stretch costs one bit per ordinal.
+Invariants, checked by ``_check_invariants``:
+
+* entries are disjoint, ordered by key, and inside ``[0, last]``;
+* two run entries never touch: at least one free ordinal lies between;
+* a chunk covers a whole aligned block inside the bitmap, is neither empty
+  nor full (such a block is a run entry or nothing), and its summary words
+  match its bits;
+* every leaf lies at depth ``height``; the key of an inner entry equals the
+  first key of its child; a node other than the root holds ``MIN_FILL`` to
+  ``CAP`` entries, an inner root at least two; only leaves mark chunks;
+* ``count``, ``used`` and ``used_runs`` are exact.
+
+Memory: a run entry takes 32 bytes in a node that is at least a quarter
+full, a chunk 528 bytes more.  A block turns into a chunk once more than
+``DENSIFY`` runs would start in it, so a fragmented stretch costs about one
+bit per ordinal and a sparse one about 40 bytes per used run.
 
 Atomicity: no method releases the GIL or calls back into Python code once it
 starts changing the tree, and memory a change needs is allocated before the
 change begins, so each call is atomic with respect to other Python threads,
-and a call that raises leaves the bitmap as it was.  The module does not
-declare itself free-threading safe, so a free-threaded interpreter keeps the
-GIL enabled while it is loaded.
+and a call that raises leaves the bitmap as it was.  Turning a block into a
+chunk or back is an optimisation done after the change; when memory for it
+is short it is skipped, never half done.  The module does not declare itself
+free-threading safe, so a free-threaded interpreter keeps the GIL enabled
+while it is loaded.
 """
 
 cimport cython
@@ -39,7 +51,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.exc cimport PyErr_Clear, PyErr_Occurred
 from cpython.long cimport PyLong_FromUnsignedLongLong
 from libc.stdint cimport uint32_t, uint64_t, uintptr_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memmove, memset
 
 import operator
@@ -128,6 +140,126 @@ cdef object u128_to_object(u128 value):
     return (high << 64) | PyLong_FromUnsignedLongLong(<unsigned long long>value)
 
 
+# -- words and chunks -------------------------------------------------------
+
+
+cdef uint64_t ALL = <uint64_t>-1
+
+
+cdef inline uint64_t below(int k) noexcept nogil:
+    """Bits 0 .. k - 1 of a word, for 0 <= k < 64."""
+    return ((<uint64_t>1) << k) - 1
+
+
+cdef inline uint64_t span_mask(unsigned lo, unsigned hi, unsigned i) noexcept nogil:
+    """The bits of word i that lie in the chunk offsets [lo, hi]."""
+    cdef uint64_t m = ALL
+    if i == lo >> 6:
+        m &= ALL << (lo & 63)
+    if i == hi >> 6:
+        m &= ALL >> (63 - (hi & 63))
+    return m
+
+
+cdef inline bint chunk_test(Chunk *c, unsigned i) noexcept nogil:
+    return (c.w[i >> 6] >> (i & 63)) & 1
+
+
+cdef void chunk_set(Chunk *c, unsigned lo, unsigned hi) noexcept nogil:
+    """Mark offsets [lo, hi] used, keeping the summaries exact."""
+    cdef unsigned i
+    for i in range(lo >> 6, (hi >> 6) + 1):
+        c.w[i] |= span_mask(lo, hi, i)
+        c.some |= (<uint64_t>1) << i
+        if c.w[i] == ALL:
+            c.full |= (<uint64_t>1) << i
+
+
+cdef unsigned chunk_clear(Chunk *c, unsigned lo, unsigned hi) noexcept nogil:
+    """Mark offsets [lo, hi] free; return how many of them were used."""
+    cdef unsigned i
+    cdef unsigned cleared = 0
+    cdef uint64_t m
+    for i in range(lo >> 6, (hi >> 6) + 1):
+        m = span_mask(lo, hi, i)
+        cleared += popcount64(c.w[i] & m)
+        c.w[i] &= ~m
+        c.full &= ~((<uint64_t>1) << i)
+        if c.w[i] == 0:
+            c.some &= ~((<uint64_t>1) << i)
+    return cleared
+
+
+cdef unsigned chunk_count(Chunk *c, unsigned lo, unsigned hi) noexcept nogil:
+    """Return how many offsets of [lo, hi] are used."""
+    cdef unsigned i
+    cdef unsigned count = 0
+    for i in range(lo >> 6, (hi >> 6) + 1):
+        count += popcount64(c.w[i] & span_mask(lo, hi, i))
+    return count
+
+
+cdef unsigned chunk_starts(Chunk *c, unsigned lo, unsigned hi, bint before) noexcept nogil:
+    """Count the used runs that start in [lo, hi], taking lo - 1 as `before`.
+
+    A used offset starts a run when the offset below it is free; for lo the
+    caller says what lies below, as it may lie outside the chunk.
+    """
+    cdef unsigned i
+    cdef unsigned starts = 0
+    cdef uint64_t carry = 0
+    cdef uint64_t shifted
+    cdef uint64_t lo_bit = (<uint64_t>1) << (lo & 63)
+    for i in range(lo >> 6, (hi >> 6) + 1):
+        shifted = (c.w[i] << 1) | carry
+        if i == lo >> 6:
+            shifted = (shifted & ~lo_bit) | (lo_bit if before else 0)
+        starts += popcount64(c.w[i] & ~shifted & span_mask(lo, hi, i))
+        carry = c.w[i] >> 63
+    return starts
+
+
+cdef int chunk_find_free(Chunk *c, unsigned lo, unsigned hi) noexcept nogil:
+    """Return the lowest free offset of [lo, hi], or -1."""
+    cdef unsigned i = lo >> 6
+    cdef uint64_t w = ~c.w[i] & (ALL << (lo & 63))
+    cdef uint64_t rest
+    cdef unsigned x
+    if w == 0:
+        # The full summary finds the next word with a free bit at once.
+        rest = ~c.full & (ALL << i << 1) if i < 63 else 0
+        if rest == 0:
+            return -1
+        i = ctz64(rest)
+        w = ~c.w[i]
+    x = (i << 6) | ctz64(w)
+    return x if x <= hi else -1
+
+
+cdef int chunk_find_used(Chunk *c, unsigned lo, unsigned hi) noexcept nogil:
+    """Return the lowest used offset of [lo, hi], or -1."""
+    cdef unsigned i = lo >> 6
+    cdef uint64_t w = c.w[i] & (ALL << (lo & 63))
+    cdef uint64_t rest
+    cdef unsigned x
+    if w == 0:
+        rest = c.some & (ALL << i << 1) if i < 63 else 0
+        if rest == 0:
+            return -1
+        i = ctz64(rest)
+        w = c.w[i]
+    x = (i << 6) | ctz64(w)
+    return x if x <= hi else -1
+
+
+cdef Chunk *chunk_clone(Chunk *c) noexcept nogil:
+    """Return a copy of c, or NULL when memory is short."""
+    cdef Chunk *copy = <Chunk *>malloc(sizeof(Chunk))
+    if copy != NULL:
+        memcpy(copy, c, sizeof(Chunk))
+    return copy
+
+
 # -- nodes ------------------------------------------------------------------
 
 
@@ -135,8 +267,33 @@ cdef inline Node *child(Node *node, int i) noexcept nogil:
     return <Node *><uintptr_t>node.e[i].val
 
 
-cdef inline u128 as_val(Node *node) noexcept nogil:
-    return <u128><uintptr_t>node
+cdef inline u128 as_val(const void *pointer) noexcept nogil:
+    return <u128><uintptr_t>pointer
+
+
+cdef inline bint is_dense(Node *leaf, int i) noexcept nogil:
+    return (leaf.dense >> i) & 1
+
+
+cdef inline Chunk *chunk_of(Entry *e) noexcept nogil:
+    return <Chunk *><uintptr_t>e.val
+
+
+cdef inline u128 end_of(Node *leaf, int i) noexcept nogil:
+    """Return the last ordinal that leaf entry i covers."""
+    if is_dense(leaf, i):
+        return leaf.e[i].key + CHUNK_LAST
+    return leaf.e[i].val
+
+
+cdef inline bint starts_used(Node *leaf, int i) noexcept nogil:
+    """Whether the first ordinal of leaf entry i is used."""
+    return not is_dense(leaf, i) or chunk_of(&leaf.e[i]).w[0] & 1
+
+
+cdef inline bint ends_used(Node *leaf, int i) noexcept nogil:
+    """Whether the last ordinal of leaf entry i is used."""
+    return not is_dense(leaf, i) or chunk_of(&leaf.e[i]).w[CHUNK_WORDS - 1] >> 63
 
 
 cdef inline int upper(Node *node, u128 x) noexcept nogil:
@@ -148,7 +305,7 @@ cdef inline int upper(Node *node, u128 x) noexcept nogil:
     cdef const char *stop = <const char *>&node.e[node.n]
     # A binary search's probes depend on each other, so in a node that is
     # not in cache each would wait for memory in turn.  Asking for every
-    # line at once lets those loads overlap.
+    # 64-byte line at once lets those loads overlap.
     while line < stop:
         prefetch(line)
         line += 64
@@ -168,16 +325,20 @@ cdef Node *new_node(int cap) except NULL:
         raise MemoryError
     node.n = 0
     node.cap = cap
+    node.dense = 0
     return node
 
 
 cdef void free_tree(Node *node, int height) noexcept nogil:
+    """Free the subtree below node, chunks included."""
     cdef int i
     if node == NULL:
         return
-    if height > 0:
-        for i in range(node.n):
+    for i in range(node.n):
+        if height > 0:
             free_tree(child(node, i), height - 1)
+        elif is_dense(node, i):
+            free(chunk_of(&node.e[i]))
     free(node)
 
 
@@ -186,16 +347,22 @@ cdef Node *clone_tree(Node *node, int height) except NULL:
     cdef Node *copy = new_node(node.cap)
     cdef int i
     memcpy(copy, node, NODE_SIZE(node.cap))
-    if height == 0:
-        return copy
+    # Until entry i is copied, copy owns entries below i only, so that a
+    # failure frees exactly what was made.
     copy.n = 0
-    try:
-        for i in range(node.n):
-            copy.e[i].val = as_val(clone_tree(child(node, i), height - 1))
-            copy.n = i + 1
-    except MemoryError:
-        free_tree(copy, height)
-        raise
+    for i in range(node.n):
+        if height > 0:
+            try:
+                copy.e[i].val = as_val(clone_tree(child(node, i), height - 1))
+            except MemoryError:
+                free_tree(copy, height)
+                raise
+        elif is_dense(node, i):
+            copy.e[i].val = as_val(chunk_clone(chunk_of(&node.e[i])))
+            if copy.e[i].val == 0:
+                free_tree(copy, height)
+                raise MemoryError
+        copy.n = i + 1
     return copy
 
 
@@ -203,7 +370,7 @@ cdef Node *clone_tree(Node *node, int height) except NULL:
 
 
 cdef void descend(Tree *t, u128 x, Path *p) noexcept nogil:
-    """Fill p with the way to the last run starting at or before x."""
+    """Fill p with the way to the last entry whose key is at most x."""
     cdef Node *node = t.root
     cdef int d, i
     for d in range(t.height):
@@ -218,7 +385,7 @@ cdef void descend(Tree *t, u128 x, Path *p) noexcept nogil:
 
 
 cdef void descend_first(Tree *t, Path *p) noexcept nogil:
-    """Fill p with the way to the first run."""
+    """Fill p with the way to the first entry."""
     cdef Node *node = t.root
     cdef int d
     for d in range(t.height + 1):
@@ -240,7 +407,7 @@ cdef void descend_start(Tree *t, Path *p) noexcept nogil:
 
 
 cdef void descend_last(Tree *t, Path *p) noexcept nogil:
-    """Fill p with the way to the last run."""
+    """Fill p with the way to the last entry."""
     cdef Node *node = t.root
     cdef int d
     for d in range(t.height + 1):
@@ -268,8 +435,26 @@ cdef bint step_right(Tree *t, Path *p) noexcept nogil:
     return True
 
 
+cdef bint step_left(Tree *t, Path *p) noexcept nogil:
+    """Move p to the last entry of the previous leaf; False at the first."""
+    cdef int d = t.height - 1
+    cdef Node *node
+    while d >= 0 and p.idx[d] == 0:
+        d -= 1
+    if d < 0:
+        return False
+    p.idx[d] -= 1
+    node = child(p.node[d], p.idx[d])
+    for d in range(d + 1, t.height + 1):
+        p.node[d] = node
+        p.idx[d] = node.n - 1
+        if d < t.height:
+            node = child(node, node.n - 1)
+    return True
+
+
 cdef inline bint step(Tree *t, Path *p) noexcept nogil:
-    """Move p to the next run; False if it was at the last."""
+    """Move p to the next entry; False if it was at the last."""
     cdef Node *leaf = p.node[t.height]
     if p.idx[t.height] + 1 < leaf.n:
         p.idx[t.height] += 1
@@ -284,6 +469,70 @@ cdef inline void copy_path(Tree *t, Path *dst, Path *src) noexcept nogil:
 
 cdef inline Entry *at(Tree *t, Path *p) noexcept nogil:
     return &p.node[t.height].e[p.idx[t.height]]
+
+
+cdef inline bint dense_at(Tree *t, Path *p) noexcept nogil:
+    return is_dense(p.node[t.height], p.idx[t.height])
+
+
+cdef inline u128 end_at(Tree *t, Path *p) noexcept nogil:
+    return end_of(p.node[t.height], p.idx[t.height])
+
+
+cdef bint peek_next(Tree *t, Path *p, Node **leaf, int *i) noexcept nogil:
+    """Find the entry after the one at p without moving p; False if none."""
+    cdef Path q
+    if p.idx[t.height] + 1 < p.node[t.height].n:
+        leaf[0] = p.node[t.height]
+        i[0] = p.idx[t.height] + 1
+        return True
+    copy_path(t, &q, p)
+    if not step_right(t, &q):
+        return False
+    leaf[0] = q.node[t.height]
+    i[0] = 0
+    return True
+
+
+cdef inline bint step_back(Tree *t, Path *p) noexcept nogil:
+    """Move p to the previous entry; False if it was at the first."""
+    if p.idx[t.height] > 0:
+        p.idx[t.height] -= 1
+        return True
+    return step_left(t, p)
+
+
+cdef bint used_below(Tree *t, Path *p) noexcept nogil:
+    """Whether the ordinal just below the entry at p is used."""
+    cdef Path q
+    cdef u128 key = at(t, p).key
+    if key == 0:
+        return False
+    copy_path(t, &q, p)
+    if not step_back(t, &q):
+        return False
+    return end_at(t, &q) == key - 1 and ends_used(q.node[t.height], q.idx[t.height])
+
+
+cdef bint used_above(Tree *t, Path *p) noexcept nogil:
+    """Whether the ordinal just above the entry at p is used."""
+    cdef Node *leaf
+    cdef int i
+    cdef u128 end = end_at(t, p)
+    if not peek_next(t, p, &leaf, &i):
+        return False
+    return leaf.e[i].key - 1 == end and starts_used(leaf, i)
+
+
+cdef inline bint used_at(Tree *t, Path *p, u128 x) noexcept nogil:
+    """Whether x is used, p being the way descend(x) gives."""
+    cdef Entry *e
+    if p.idx[t.height] < 0:
+        return False
+    e = at(t, p)
+    if dense_at(t, p):
+        return x - e.key <= CHUNK_LAST and chunk_test(chunk_of(e), x - e.key)
+    return e.val >= x
 
 
 # -- changing the tree ------------------------------------------------------
@@ -301,12 +550,12 @@ cdef void fix_keys(Path *p, int level) noexcept nogil:
 
 
 cdef int reserve(Tree *t, Path *p) except -1:
-    """Allocate what inserting one run into the leaf of p may need.
+    """Allocate what inserting one entry into the leaf of p may need.
 
     Called before anything changes, so that running out of memory leaves the
-    tree as it was.  A small root leaf grows in place; otherwise one spare
-    node is kept ready for every full node on the way up, and one more for
-    a new root.
+    tree as it was.  Only the root leaf is ever allocated below CAP + 1
+    slots; it grows in place.  Otherwise one spare node is kept ready for
+    every full node on the way up, and one more for a new root.
     """
     cdef Node *leaf = p.node[t.height]
     cdef Node *node
@@ -330,7 +579,7 @@ cdef int reserve(Tree *t, Path *p) except -1:
     node = t.spare
     while node != NULL:
         d += 1
-        node = <Node *><uintptr_t>node.e[0].val
+        node = child(node, 0)
     while d < need:
         node = new_node(CAP + 1)
         node.e[0].val = as_val(t.spare)
@@ -341,13 +590,14 @@ cdef int reserve(Tree *t, Path *p) except -1:
 
 cdef inline Node *take_spare(Tree *t) noexcept nogil:
     cdef Node *node = t.spare
-    t.spare = <Node *><uintptr_t>node.e[0].val
+    t.spare = child(node, 0)
     node.n = 0
+    node.dense = 0
     return node
 
 
 cdef void insert_at(Tree *t, Path *p, int pos, u128 key, u128 val) noexcept nogil:
-    """Insert run (key, val) at position pos of the leaf of p.
+    """Insert run entry (key, val) at position pos of the leaf of p.
 
     reserve() must have run on p.  Nodes over CAP are split bottom-up; a
     node that grew at its end keeps all but MIN_FILL entries, so that runs
@@ -356,11 +606,11 @@ cdef void insert_at(Tree *t, Path *p, int pos, u128 key, u128 val) noexcept nogi
     cdef int level = t.height
     cdef Node *node = p.node[level]
     cdef Node *right
-    cdef Node *parent
     cdef int k
     memmove(&node.e[pos + 1], &node.e[pos], (node.n - pos) * sizeof(Entry))
     node.e[pos].key = key
     node.e[pos].val = val
+    node.dense = (node.dense & below(pos)) | ((node.dense & ~below(pos)) << 1)
     node.n += 1
     t.count += 1
     if pos == 0:
@@ -370,16 +620,11 @@ cdef void insert_at(Tree *t, Path *p, int pos, u128 key, u128 val) noexcept nogi
         k = node.n - MIN_FILL if pos == node.n - 1 else node.n // 2
         right.n = node.n - k
         memcpy(&right.e[0], &node.e[k], right.n * sizeof(Entry))
+        right.dense = node.dense >> k
+        node.dense &= below(k)
         node.n = k
         if level == 0:
-            parent = take_spare(t)
-            parent.n = 2
-            parent.e[0].key = node.e[0].key
-            parent.e[0].val = as_val(node)
-            parent.e[1].key = right.e[0].key
-            parent.e[1].val = as_val(right)
-            t.root = parent
-            t.height += 1
+            grow_root(t, node, right)
             return
         level -= 1
         node = p.node[level]
@@ -390,11 +635,27 @@ cdef void insert_at(Tree *t, Path *p, int pos, u128 key, u128 val) noexcept nogi
         node.n += 1
 
 
+cdef void grow_root(Tree *t, Node *left, Node *right) noexcept nogil:
+    """Put a new root above the two halves of the old one."""
+    cdef Node *root = take_spare(t)
+    root.n = 2
+    root.e[0].key = left.e[0].key
+    root.e[0].val = as_val(left)
+    root.e[1].key = right.e[0].key
+    root.e[1].val = as_val(right)
+    t.root = root
+    t.height += 1
+
+
 cdef void remove_at(Tree *t, Path *p, int pos) noexcept nogil:
-    """Remove run pos of the leaf of p, then restore the fill of the nodes."""
+    """Remove entry pos of the leaf of p, then restore the fill of the nodes.
+
+    A chunk's memory is the caller's to free.
+    """
     cdef int level = t.height
     cdef Node *node = p.node[level]
     memmove(&node.e[pos], &node.e[pos + 1], (node.n - pos - 1) * sizeof(Entry))
+    node.dense = (node.dense & below(pos)) | ((node.dense >> 1) & ~below(pos))
     node.n -= 1
     t.count -= 1
     if pos == 0 and node.n > 0:
@@ -413,7 +674,7 @@ cdef void rebalance(Tree *t, Path *p, int level) noexcept nogil:
     cdef Node *parent
     cdef Node *left
     cdef Node *right
-    cdef int li, k
+    cdef int li
     while level > 0 and p.node[level].n < MIN_FILL:
         parent = p.node[level - 1]
         li = p.idx[level - 1]
@@ -421,40 +682,61 @@ cdef void rebalance(Tree *t, Path *p, int level) noexcept nogil:
             li -= 1
         left = child(parent, li)
         right = child(parent, li + 1)
-        if left.n + right.n <= CAP:
-            memcpy(&left.e[left.n], &right.e[0], right.n * sizeof(Entry))
-            left.n += right.n
-            free(right)
-            memmove(
-                &parent.e[li + 1],
-                &parent.e[li + 2],
-                (parent.n - li - 2) * sizeof(Entry),
-            )
-            parent.n -= 1
-            level -= 1
-            continue
-        # Even the two out rather than take one entry, so that a node that
-        # keeps shrinking (the front of the tree under set_any) does not
-        # borrow again on every call.
-        if left == p.node[level]:
-            k = (right.n - left.n) // 2
-            memcpy(&left.e[left.n], &right.e[0], k * sizeof(Entry))
-            left.n += k
-            right.n -= k
-            memmove(&right.e[0], &right.e[k], right.n * sizeof(Entry))
-        else:
-            k = (left.n - right.n) // 2
-            memmove(&right.e[k], &right.e[0], right.n * sizeof(Entry))
-            right.n += k
-            left.n -= k
-            memcpy(&right.e[0], &left.e[left.n], k * sizeof(Entry))
-        parent.e[li + 1].key = right.e[0].key
-        return
+        if left.n + right.n > CAP:
+            if left == p.node[level]:
+                borrow_right(left, right)
+            else:
+                borrow_left(left, right)
+            parent.e[li + 1].key = right.e[0].key
+            return
+        merge_into(left, right)
+        memmove(
+            &parent.e[li + 1],
+            &parent.e[li + 2],
+            (parent.n - li - 2) * sizeof(Entry),
+        )
+        parent.n -= 1
+        level -= 1
     if level == 0 and t.height > 0 and t.root.n == 1:
         left = t.root
         t.root = child(left, 0)
         t.height -= 1
         free(left)
+
+
+cdef void merge_into(Node *left, Node *right) noexcept nogil:
+    """Append right's entries to left and free right."""
+    memcpy(&left.e[left.n], &right.e[0], right.n * sizeof(Entry))
+    left.dense |= right.dense << left.n
+    left.n += right.n
+    free(right)
+
+
+cdef void borrow_right(Node *left, Node *right) noexcept nogil:
+    """Move entries from right to the short left until both hold about as many.
+
+    Evening out rather than moving one entry means that a node which keeps
+    shrinking (the front of the tree under set_any) does not borrow again on
+    every call.
+    """
+    cdef int k = (right.n - left.n) // 2
+    memcpy(&left.e[left.n], &right.e[0], k * sizeof(Entry))
+    left.dense |= (right.dense & below(k)) << left.n
+    left.n += k
+    right.n -= k
+    memmove(&right.e[0], &right.e[k], right.n * sizeof(Entry))
+    right.dense >>= k
+
+
+cdef void borrow_left(Node *left, Node *right) noexcept nogil:
+    """Move entries from left to the short right until both hold about as many."""
+    cdef int k = (left.n - right.n) // 2
+    memmove(&right.e[k], &right.e[0], right.n * sizeof(Entry))
+    right.dense = (right.dense << k) | (left.dense >> (left.n - k))
+    right.n += k
+    left.n -= k
+    left.dense &= below(left.n)
+    memcpy(&right.e[0], &left.e[left.n], k * sizeof(Entry))
 
 
 # -- the bitmap -------------------------------------------------------------
@@ -473,7 +755,7 @@ cdef class Bitmap:
         bits: Number of ordinals, from 1 to 2**128 inclusive.
 
     Raises:
-        TypeError: bits is not an integer.
+        TypeError: bits is not an integer, or the bitmap was built already.
         ValueError: bits is outside [1, 2**128].
 
     >>> bm = Bitmap(8)
@@ -484,21 +766,26 @@ cdef class Bitmap:
     """
 
     cdef Tree tree
-    cdef u128 last          # highest ordinal: bits - 1
-    cdef u128 used          # used ordinals, modulo 2**128 (see free)
-    cdef u128 serial_from   # where the next serial search starts
+    cdef u128 last              # highest ordinal: bits - 1
+    cdef u128 used              # used ordinals, modulo 2**128 (see free)
+    cdef u128 serial_from       # where the next serial search starts
+    cdef Py_ssize_t used_runs   # maximal stretches of used ordinals
+    cdef bint built             # __init__ has run
 
     def __cinit__(self, *args, **kwargs):
         self.tree.root = new_node(ROOT_START)
 
     def __init__(self, bits):
         cdef u128 count = 0
+        if self.built:
+            raise TypeError("a Bitmap is built once; make a new one instead")
         if u128_from_object(bits, &count) == 0 and count > 0:
             self.last = count - 1
         elif operator.index(bits) == MAX_BITS:
             self.last = <u128>0 - 1
         else:
             raise ValueError(f"bits must be in [1, 2**128], got {bits!r}")
+        self.built = True
 
     def __dealloc__(self):
         cdef Node *node
@@ -518,24 +805,21 @@ cdef class Bitmap:
     def free(self):
         """Number of free ordinals."""
         cdef Path p
+        # used counts modulo 2**128, so a full bitmap of 2**128 ordinals
+        # reads as empty; a full bitmap is one run entry over everything.
         if self.tree.count == 1:
             descend_first(&self.tree, &p)
-            if at(&self.tree, &p).key == 0 and at(&self.tree, &p).val == self.last:
-                return 0
+            if not dense_at(&self.tree, &p) and at(&self.tree, &p).key == 0:
+                if at(&self.tree, &p).val == self.last:
+                    return 0
         return u128_to_object(self.last - self.used) + 1
 
     @property
     def runs(self):
         """Number of runs, used and free, in the run-length encoding."""
-        cdef Path p
-        cdef Py_ssize_t runs = 2 * self.tree.count + 1
-        if self.tree.count == 0:
+        if self.used_runs == 0:
             return 1
-        descend_first(&self.tree, &p)
-        runs -= at(&self.tree, &p).key == 0
-        descend_last(&self.tree, &p)
-        runs -= at(&self.tree, &p).val == self.last
-        return runs
+        return 2 * self.used_runs + 1 - self._used(0) - self._used(self.last)
 
     @property
     def cursor(self):
@@ -563,13 +847,12 @@ cdef class Bitmap:
             TypeError: ordinal is not an integer.
         """
         cdef u128 x
-        cdef Path p
         if u128_from_object(ordinal, &x) or x > self.last:
             return False
-        descend(&self.tree, x, &p)
-        return p.idx[self.tree.height] >= 0 and at(&self.tree, &p).val >= x
+        return self._used(x)
 
     def __contains__(self, ordinal):
+        """``ordinal in bitmap``: the same as is_set(ordinal)."""
         return self.is_set(ordinal)
 
     def find_free(self, start, end):
@@ -591,21 +874,18 @@ cdef class Bitmap:
         Raises:
             ValueError: the range is empty or reaches outside the bitmap.
         """
-        cdef u128 a, b
-        cdef Path p
+        cdef u128 a, b, x
         self._search_range(start, end, &a, &b)
-        descend(&self.tree, a, &p)
-        if p.idx[self.tree.height] >= 0 and at(&self.tree, &p).val >= a:
-            return u128_to_object(a)
-        if step(&self.tree, &p) and at(&self.tree, &p).key <= b:
-            return u128_to_object(at(&self.tree, &p).key)
+        if self._find_used(a, b, &x):
+            return u128_to_object(x)
         return None
 
     def ranges(self):
         """Return an iterator over the used ranges ``(start, end)``, ascending.
 
-        Each step finds the first range starting after the one yielded last,
-        so changing the bitmap while iterating is safe.
+        Each step finds the first used ordinal past the range yielded last,
+        so changing the bitmap while iterating is safe.  Each step costs
+        O(log E), the whole iteration O(R log E) for R used runs.
         """
         return _Ranges(self)
 
@@ -620,7 +900,7 @@ cdef class Bitmap:
         """
         cdef u128 x
         self._ordinal(ordinal, &x)
-        if self._add(x, x):
+        if self._add_one(x):
             raise BitAllocatedError(f"ordinal {ordinal} is already used")
 
     def unset(self, ordinal):
@@ -631,7 +911,7 @@ cdef class Bitmap:
         """
         cdef u128 x
         self._ordinal(ordinal, &x)
-        return self._remove(x, x) == 1
+        return self._remove_one(x) == 1
 
     def set_range(self, start, end):
         """Mark every ordinal of the inclusive range used, or none of them.
@@ -643,12 +923,18 @@ cdef class Bitmap:
             ValueError: end < start.
         """
         cdef u128 a, b
+        cdef u128 x
         self._range(start, end, &a, &b)
-        if self._add(a, b):
-            raise BitAllocatedError(f"range [{start}, {end}] is partly used")
+        if self._find_used(a, b, &x):
+            raise BitAllocatedError(
+                f"ordinal {u128_to_object(x)} of range [{start}, {end}] is used"
+            )
+        self._fill(a, b)
 
     def unset_range(self, start, end):
         """Mark every ordinal of the inclusive range free.
+
+        Costs O(k log E) for the k entries the range meets.
 
         Returns:
             How many of them were used.
@@ -659,6 +945,8 @@ cdef class Bitmap:
         """
         cdef u128 a, b
         self._range(start, end, &a, &b)
+        if a == b:
+            return self._remove_one(a)
         return self._remove(a, b)
 
     def set_any(self, serial=False):
@@ -691,7 +979,7 @@ cdef class Bitmap:
     # -- value semantics ------------------------------------------------
 
     def copy(self):
-        """Return an independent copy, serial cursor included."""
+        """Return an independent copy, serial cursor included; O(E)."""
         cdef Bitmap other = Bitmap.__new__(Bitmap)
         cdef Node *root = clone_tree(self.tree.root, self.tree.height)
         free(other.tree.root)
@@ -701,6 +989,8 @@ cdef class Bitmap:
         other.last = self.last
         other.used = self.used
         other.serial_from = self.serial_from
+        other.used_runs = self.used_runs
+        other.built = True
         return other
 
     def __copy__(self):
@@ -730,15 +1020,15 @@ cdef class Bitmap:
     # -- encodings ------------------------------------------------------
 
     def to_bytes(self):
-        """Return the compact, versioned, checksummed encoding.
+        """Return the compact, versioned, checksummed encoding; O(R log E).
 
         Layout: ``b"IPMB"``, a version byte, then LEB128 numbers (highest
-        ordinal, serial cursor, run count, then per run the free stretch
-        before it and its length minus one), then the CRC-32 of all that,
-        little-endian.
+        ordinal, serial cursor, used run count, then per used run the free
+        stretch before it and its length minus one), then the CRC-32 of all
+        that, little-endian.  The layout does not depend on how the runs are
+        stored, so equal bitmaps encode equally.
         """
-        cdef Path p
-        cdef Py_ssize_t size = 5 + VARINT_MAX * (3 + 2 * self.tree.count) + 4
+        cdef Py_ssize_t size = 5 + VARINT_MAX * (3 + 2 * self.used_runs) + 4
         cdef unsigned char *buf = <unsigned char *>malloc(size)
         cdef Py_ssize_t n
         if buf == NULL:
@@ -748,7 +1038,7 @@ cdef class Bitmap:
             buf[4] = VERSION
             n = put_varint(buf, 5, self.last)
             n = put_varint(buf, n, self.serial_from)
-            n = put_varint(buf, n, <u128>self.tree.count)
+            n = put_varint(buf, n, <u128>self.used_runs)
             n = self._put_runs(buf, n)
             data = PyBytes_FromStringAndSize(<char *>buf, n)
         finally:
@@ -769,6 +1059,7 @@ cdef class Bitmap:
         cdef Py_ssize_t n
         cdef u128 count
         cdef Bitmap bm = Bitmap.__new__(Bitmap)
+        bm.built = True
         if size < 12 or raw[:4] != MAGIC:
             raise ValueError("not an ipamcore bitmap encoding")
         if buf[4] != VERSION:
@@ -786,7 +1077,7 @@ cdef class Bitmap:
         return bm
 
     def to_libnetwork(self):
-        """Return the byte layout of libnetwork's bitseq handle.
+        """Return the byte layout of libnetwork's bitseq handle; O(R log E).
 
         A 16-byte big-endian header (bit count, free count), then entries of
         a 32-bit block (its most significant bit is the lowest ordinal) and
@@ -795,11 +1086,12 @@ cdef class Bitmap:
         Raises:
             ValueError: the bitmap has 2**64 bits or more.
         """
-        cdef Path p
         cdef LnWriter w
         if self.last >> 64 != 0 or self.last == <u128>(<uint64_t>-1):
             raise ValueError("the libnetwork layout holds fewer than 2**64 bits")
-        w.size = 16 + 12 * (4 * self.tree.count + 4)
+        # A used run adds at most four entries: the block it starts in, the
+        # full blocks, the block it ends in and the empty blocks after it.
+        w.size = 16 + 12 * (4 * self.used_runs + 4)
         w.buf = <unsigned char *>malloc(w.size)
         if w.buf == NULL:
             raise MemoryError
@@ -825,34 +1117,43 @@ cdef class Bitmap:
                 blocks are merged, so it can exceed the `runs` of the result.
 
         Raises:
-            TypeError: data is not bytes-like.
+            TypeError: data is not bytes-like, or max_runs not an integer.
             ValueError: data is malformed, its repeat counts do not add up
                 to the bit count, it sets ordinals past the bit count, or it
-                decodes to more than max_runs runs.
+                decodes to more than max_runs runs; or max_runs is negative.
         """
         cdef bytes raw = bytes(memoryview(data))
         cdef const unsigned char *buf = <const unsigned char *>PyBytes_AS_STRING(raw)
         cdef Py_ssize_t size = len(raw)
         cdef Bitmap bm = Bitmap.__new__(Bitmap)
         cdef uint64_t bits
+        limit = operator.index(max_runs)
+        if limit < 0:
+            raise ValueError(f"max_runs must not be negative, got {max_runs!r}")
+        bm.built = True
         if size < 16 or (size - 16) % 12 != 0:
             raise ValueError(f"libnetwork bitmap of {size} bytes is malformed")
         bits = get_be64(buf)
         if bits == 0:
             raise ValueError("libnetwork bitmap declares zero bits")
         bm.last = bits - 1
-        check_libnetwork(buf, size, bits, operator.index(max_runs))
+        check_libnetwork(buf, size, bits, limit)
         bm._read_libnetwork(buf, size)
         return bm
 
-    # -- internals ------------------------------------------------------
+    # -- arguments ------------------------------------------------------
 
     cdef int _ordinal(self, object obj, u128 *out) except -1:
+        """Read an ordinal that must lie in the bitmap: IndexError if not.
+
+        The contract gives IndexError for an ordinal outside the bitmap.
+        """
         if u128_from_object(obj, out) or out[0] > self.last:
             raise IndexError(f"ordinal {obj!r} outside the bitmap [0, {self.bits})")
         return 0
 
     cdef int _range(self, object start, object end, u128 *a, u128 *b) except -1:
+        """Read a range to change: IndexError outside, ValueError reversed."""
         self._ordinal(start, a)
         self._ordinal(end, b)
         if b[0] < a[0]:
@@ -860,37 +1161,104 @@ cdef class Bitmap:
         return 0
 
     cdef int _search_range(self, object start, object end, u128 *a, u128 *b) except -1:
-        if (
-            u128_from_object(start, a)
-            or u128_from_object(end, b)
-            or b[0] < a[0]
-            or b[0] > self.last
-        ):
-            raise ValueError(
-                f"range [{start!r}, {end!r}] is empty or outside [0, {self.bits})"
-            )
+        """Read a range to search: any bad range is a ValueError.
+
+        The contract gives ValueError for set_any_in_range with end < start
+        or end >= bits; find_free and find_used follow it.
+        """
+        if u128_from_object(start, a):
+            raise ValueError(f"range start {start!r} outside [0, {self.bits})")
+        if u128_from_object(end, b) or b[0] > self.last:
+            raise ValueError(f"range end {end!r} outside [0, {self.bits})")
+        if b[0] < a[0]:
+            raise ValueError(f"range end {end!r} is below its start {start!r}")
         return 0
 
+    # -- searching ------------------------------------------------------
+
+    cdef bint _used(self, u128 x) noexcept:
+        """Whether ordinal x (inside the bitmap) is used."""
+        cdef Path p
+        descend(&self.tree, x, &p)
+        return used_at(&self.tree, &p, x)
+
     cdef bint _find_free(self, u128 a, u128 b, u128 *x, Path *p) noexcept:
-        """Find the lowest free ordinal of [a, b]; p is left ready to add it."""
-        cdef Entry *run
+        """Find the lowest free ordinal of [a, b]; p is left as descend(x) gives.
+
+        Entries that touch are passed one after the other; that ends at the
+        first chunk, which always has a free ordinal, or at a gap.
+        """
+        cdef Tree *t = &self.tree
+        cdef Entry *e
+        cdef Node *leaf
+        cdef int i
+        cdef u128 end
         if a == 0:
-            descend_start(&self.tree, p)
+            descend_start(t, p)
         else:
-            descend(&self.tree, a, p)
-        if p.idx[self.tree.height] < 0:
+            descend(t, a, p)
+        if p.idx[t.height] < 0:
             x[0] = a
             return True
-        run = at(&self.tree, p)
-        if run.val < a:
-            x[0] = a
-            return True
-        if run.val >= b:
+        while True:
+            e = at(t, p)
+            end = end_at(t, p)
+            if end < a:
+                x[0] = a
+                return True
+            if dense_at(t, p):
+                i = chunk_find_free(chunk_of(e), a - e.key, min(b, end) - e.key)
+                if i >= 0:
+                    x[0] = e.key + i
+                    return True
+            if end >= b:
+                return False
+            a = end + 1
+            if not peek_next(t, p, &leaf, &i) or leaf.e[i].key != a:
+                x[0] = a
+                return True
+            step(t, p)
+
+    cdef bint _find_used(self, u128 a, u128 b, u128 *x) noexcept:
+        """Find the lowest used ordinal of [a, b]."""
+        cdef Tree *t = &self.tree
+        cdef Path p
+        cdef Entry *e
+        cdef int i
+        descend(t, a, &p)
+        if p.idx[t.height] >= 0 and end_at(t, &p) >= a:
+            e = at(t, &p)
+            if not dense_at(t, &p):
+                x[0] = a
+                return True
+            i = chunk_find_used(chunk_of(e), a - e.key, min(b, end_at(t, &p)) - e.key)
+            if i >= 0:
+                x[0] = e.key + i
+                return True
+        if not step(t, &p) or at(t, &p).key > b:
             return False
-        x[0] = run.val + 1
+        e = at(t, &p)
+        if not dense_at(t, &p):
+            x[0] = e.key
+            return True
+        i = chunk_find_used(chunk_of(e), 0, min(b, end_at(t, &p)) - e.key)
+        x[0] = e.key + i
+        return i >= 0
+
+    cdef bint _run_from(self, u128 a, u128 *start, u128 *end) noexcept:
+        """Find the first used run at or past a, given that a - 1 is free."""
+        cdef Path p
+        cdef u128 x
+        if not self._find_used(a, self.last, start):
+            return False
+        if self._find_free(start[0], self.last, &x, &p):
+            end[0] = x - 1
+        else:
+            end[0] = self.last
         return True
 
     cdef object _set_any(self, u128 a, u128 b, bint serial):
+        """Take the lowest free ordinal of [a, b], from the cursor if serial."""
         cdef u128 x
         cdef Path p
         cdef bint found
@@ -910,136 +1278,495 @@ cdef class Bitmap:
             self.serial_from = 0 if x == self.last else x + 1
         return u128_to_object(x)
 
-    cdef int _add(self, u128 a, u128 b) except -1:
-        """Mark [a, b] used; return 1, changing nothing, if any is used."""
-        cdef Path p
-        cdef Path q
-        descend(&self.tree, a, &p)
-        if p.idx[self.tree.height] >= 0 and at(&self.tree, &p).val >= a:
-            return 1
-        copy_path(&self.tree, &q, &p)
-        if step(&self.tree, &q) and at(&self.tree, &q).key <= b:
-            return 1
-        self._add_at(&p, a, b)
-        return 0
+    cdef u128 _tally(
+        self, u128 a, u128 b, Py_ssize_t *starts, bint *at_a, bint *at_b
+    ) noexcept:
+        """Count the used ordinals of [a, b] and the used runs that meet it.
 
-    cdef int _add_at(self, Path *p, u128 a, u128 b) except -1:
-        """Mark free [a, b] used, merging with the runs beside it.
-
-        p is the way to the last run starting before a, as descend() gives.
+        starts counts a used run once even if it began below a; at_a and
+        at_b say whether a and b are used.
         """
         cdef Tree *t = &self.tree
-        cdef Path q
-        cdef Entry *prev = NULL
-        cdef Entry *succ = NULL
+        cdef Path p
+        cdef Entry *e
+        cdef u128 lo, hi, base
+        cdef u128 count = 0
+        cdef u128 pos = a
+        cdef bint prev = False
+        starts[0] = 0
+        at_a[0] = at_b[0] = False
+        descend(t, a, &p)
+        if p.idx[t.height] < 0 or end_at(t, &p) < a:
+            if not step(t, &p):
+                return 0
+        while at(t, &p).key <= b:
+            e = at(t, &p)
+            lo = max(e.key, a)
+            hi = min(end_at(t, &p), b)
+            prev = prev and lo == pos
+            if dense_at(t, &p):
+                base = e.key
+                count += chunk_count(chunk_of(e), lo - base, hi - base)
+                starts[0] += chunk_starts(chunk_of(e), lo - base, hi - base, prev)
+                at_a[0] = at_a[0] or (lo == a and chunk_test(chunk_of(e), lo - base))
+                prev = chunk_test(chunk_of(e), hi - base)
+            else:
+                count += hi - lo + 1
+                starts[0] += not prev
+                at_a[0] = at_a[0] or lo == a
+                prev = True
+            if hi == b:
+                at_b[0] = prev
+                break
+            pos = hi + 1
+            if not step(t, &p):
+                break
+        return count
+
+    # -- adding ---------------------------------------------------------
+
+    cdef int _add_one(self, u128 x) except -1:
+        """Mark x used; return 1, changing nothing, if it is used already."""
+        cdef Path p
+        descend(&self.tree, x, &p)
+        if used_at(&self.tree, &p, x):
+            return 1
+        return self._add_at(&p, x, x)
+
+    cdef int _fill(self, u128 a, u128 b) except -1:
+        """Mark free [a, b] used, a piece inside one chunk or gap at a time.
+
+        A free range meets at most the end of one chunk, one gap and the
+        start of another chunk, so this takes at most three pieces.
+        """
+        cdef Tree *t = &self.tree
+        cdef Path p
+        cdef Node *leaf
+        cdef int i
+        cdef u128 end
+        while True:
+            descend(t, a, &p)
+            if p.idx[t.height] >= 0 and end_at(t, &p) >= a:
+                end = end_at(t, &p)
+            elif peek_next(t, &p, &leaf, &i):
+                end = leaf.e[i].key - 1
+            else:
+                end = self.last
+            end = min(end, b)
+            self._add_at(&p, a, end)
+            if end == b:
+                return 0
+            a = end + 1
+
+    cdef int _add_at(self, Path *p, u128 a, u128 b) except -1:
+        """Mark free [a, b] used; p is the way descend(a) gives.
+
+        [a, b] lies inside one chunk or inside one gap between entries.
+        """
+        cdef Tree *t = &self.tree
+        if p.idx[t.height] >= 0 and dense_at(t, p) and end_at(t, p) >= a:
+            self._add_in_chunk(p, a, b)
+        else:
+            self._add_in_gap(p, a, b)
+        return 0
+
+    cdef int _add_in_chunk(self, Path *p, u128 a, u128 b) except -1:
+        """Mark free [a, b] used inside the chunk at p."""
+        cdef Tree *t = &self.tree
+        cdef Chunk *c = chunk_of(at(t, p))
+        cdef unsigned lo = a - at(t, p).key
+        cdef unsigned hi = b - at(t, p).key
+        cdef bint low = chunk_test(c, lo - 1) if lo > 0 else used_below(t, p)
+        cdef bint high = chunk_test(c, hi + 1) if hi < CHUNK_LAST else used_above(t, p)
+        cdef uint64_t full = c.full
+        chunk_set(c, lo, hi)
+        self.used += b - a + 1
+        self.used_runs += 1 - low - high
+        if c.full == ALL:
+            self._chunk_to_run(p)
+        elif c.full != full:
+            self._thin(p)
+        return 0
+
+    cdef int _add_in_gap(self, Path *p, u128 a, u128 b) except -1:
+        """Mark free [a, b] used inside the gap after the entry at p.
+
+        A run entry that touches [a, b] grows over it; a chunk that touches
+        it stays as it is.
+        """
+        cdef Tree *t = &self.tree
+        cdef Node *leaf = p.node[t.height]
         cdef int j = p.idx[t.height]
-        if j >= 0 and at(t, p).val + 1 == a:
-            prev = at(t, p)
+        cdef Path q
+        cdef bint has_next
+        cdef bint low = j >= 0 and end_of(leaf, j) + 1 == a
+        cdef bint high = False
+        cdef bint grow_low = low and not is_dense(leaf, j)
+        cdef bint grow_high = False
+        cdef bint crowded
+        low = low and ends_used(leaf, j)
         copy_path(t, &q, p)
-        if step(t, &q) and at(t, &q).key - 1 == b:
-            succ = at(t, &q)
-        if prev != NULL and succ != NULL:
-            prev.val = succ.val
+        has_next = step(t, &q)
+        if has_next and at(t, &q).key - 1 == b:
+            high = starts_used(q.node[t.height], q.idx[t.height])
+            grow_high = not dense_at(t, &q)
+        if grow_low and grow_high:
+            leaf.e[j].val = at(t, &q).val
             remove_at(t, &q, q.idx[t.height])
-        elif prev != NULL:
-            prev.val = b
-        elif succ != NULL:
-            succ.key = a
+        elif grow_low:
+            leaf.e[j].val = b
+        elif grow_high:
+            at(t, &q).key = a
             if q.idx[t.height] == 0:
                 fix_keys(&q, t.height)
         else:
+            crowded = self._crowded(leaf, j + 1, a)
             reserve(t, p)
             insert_at(t, p, j + 1, a, b)
+            if crowded:
+                self._densify(a)
         self.used += b - a + 1
+        self.used_runs += 1 - low - high
+        return 0
+
+    # -- removing -------------------------------------------------------
+
+    cdef int _remove_one(self, u128 x) except -1:
+        """Mark x free; return 1 if it was used, else 0."""
+        cdef Tree *t = &self.tree
+        cdef Path p
+        cdef Entry *e
+        descend(t, x, &p)
+        if p.idx[t.height] < 0 or end_at(t, &p) < x:
+            return 0
+        if dense_at(t, &p):
+            return self._remove_in_chunk(&p, x)
+        e = at(t, &p)
+        cdef bint low = x > e.key or used_below(t, &p)
+        cdef bint high = x < e.val or used_above(t, &p)
+        if e.key < x < e.val:
+            self._split(&p, x, x)
+        elif e.key < x:
+            e.val = x - 1
+        elif x < e.val:
+            e.key = x + 1
+            if p.idx[t.height] == 0:
+                fix_keys(&p, t.height)
+        else:
+            remove_at(t, &p, p.idx[t.height])
+        self.used -= 1
+        self.used_runs += low + high - 1
+        return 1
+
+    cdef int _remove_in_chunk(self, Path *p, u128 x) except -1:
+        """Mark x free inside the chunk at p; return 1 if it was used."""
+        cdef Tree *t = &self.tree
+        cdef Chunk *c = chunk_of(at(t, p))
+        cdef unsigned i = x - at(t, p).key
+        cdef uint64_t some = c.some
+        if not chunk_test(c, i):
+            return 0
+        cdef bint low = chunk_test(c, i - 1) if i > 0 else used_below(t, p)
+        cdef bint high = chunk_test(c, i + 1) if i < CHUNK_LAST else used_above(t, p)
+        chunk_clear(c, i, i)
+        self.used -= 1
+        self.used_runs += low + high - 1
+        if c.some == 0:
+            free(c)
+            remove_at(t, p, p.idx[t.height])
+        elif c.some != some:
+            self._thin(p)
+        return 1
+
+    cdef int _split(self, Path *p, u128 a, u128 b) except -1:
+        """Free [a, b] strictly inside the run entry at p, splitting it."""
+        cdef Tree *t = &self.tree
+        cdef int j = p.idx[t.height]
+        cdef bint crowded = self._crowded(p.node[t.height], j + 1, b + 1)
+        cdef u128 end
+        reserve(t, p)
+        end = at(t, p).val
+        at(t, p).val = a - 1
+        insert_at(t, p, j + 1, b + 1, end)
+        if crowded:
+            self._densify(b + 1)
         return 0
 
     cdef object _remove(self, u128 a, u128 b):
         """Mark [a, b] free; return how many were used, as a Python int."""
         cdef Tree *t = &self.tree
-        cdef Path p
-        cdef Entry *run
-        cdef u128 spans = 0
-        cdef Py_ssize_t runs = 0
-        cdef u128 start, end
-        cdef bint reaches_end
-        while True:
-            descend(t, a, &p)
-            if p.idx[t.height] < 0 or at(t, &p).val < a:
-                if not step(t, &p) or at(t, &p).key > b:
-                    break
-            run = at(t, &p)
-            start = max(run.key, a)
-            end = min(run.val, b)
-            spans += end - start
-            runs += 1
-            # A run reaching b is the last one the range meets: stop there
-            # rather than descend again only to find nothing.
-            reaches_end = run.val >= b
-            if run.key < a and run.val > b:
-                reserve(t, &p)
-                run = at(t, &p)
-                end = run.val
-                run.val = a - 1
-                insert_at(t, &p, p.idx[t.height] + 1, b + 1, end)
-                break
-            if run.key < a:
-                run.val = a - 1
-            elif run.val > b:
-                run.key = b + 1
-                if p.idx[t.height] == 0:
-                    fix_keys(&p, t.height)
-                break
-            else:
-                remove_at(t, &p, p.idx[t.height])
-            if reaches_end:
-                break
-        self.used -= spans + <u128>runs
-        return u128_to_object(spans) + runs
+        cdef Py_ssize_t starts
+        cdef bint at_a, at_b
+        cdef u128 cleared = self._tally(a, b, &starts, &at_a, &at_b)
+        cdef bint low = at_a and a > 0 and self._used(a - 1)
+        cdef bint high = at_b and b < self.last and self._used(b + 1)
+        cdef u128 x = a
+        while self._clear_entry(&x, b):
+            pass
+        self._thin_at(a)
+        self._thin_at(b)
+        self.used -= cleared
+        self.used_runs += low + high - starts
+        # The count of a range over all 2**128 ordinals needs 129 bits.
+        if cleared == 0 and at_a:
+            return MAX_BITS
+        return u128_to_object(cleared)
 
-    cdef bint _same(self, Bitmap other) noexcept:
+    cdef int _clear_entry(self, u128 *a, u128 b) except -1:
+        """Free the part of [a, b] in the first entry that meets it.
+
+        Moves a past that entry; returns False once no entry is left to
+        meet [a, b].
+        """
+        cdef Tree *t = &self.tree
+        cdef Path p
+        cdef Entry *e
+        cdef u128 end
+        descend(t, a[0], &p)
+        if p.idx[t.height] < 0 or end_at(t, &p) < a[0]:
+            if not step(t, &p) or at(t, &p).key > b:
+                return False
+        e = at(t, &p)
+        end = end_at(t, &p)
+        if dense_at(t, &p):
+            self._clear_in_chunk(&p, max(a[0], e.key), min(b, end))
+        elif e.key < a[0] and b < end:
+            self._split(&p, a[0], b)
+        elif e.key < a[0]:
+            e.val = a[0] - 1
+        elif b < end:
+            e.key = b + 1
+            if p.idx[t.height] == 0:
+                fix_keys(&p, t.height)
+        else:
+            remove_at(t, &p, p.idx[t.height])
+        if end >= b:
+            return False
+        a[0] = end + 1
+        return True
+
+    cdef void _clear_in_chunk(self, Path *p, u128 a, u128 b) noexcept:
+        """Free [a, b] inside the chunk at p; drop the chunk if it empties."""
+        cdef Tree *t = &self.tree
+        cdef Chunk *c = chunk_of(at(t, p))
+        chunk_clear(c, a - at(t, p).key, b - at(t, p).key)
+        if c.some == 0:
+            free(c)
+            remove_at(t, p, p.idx[t.height])
+
+    # -- chunks ---------------------------------------------------------
+
+    cdef bint _crowded(self, Node *leaf, int pos, u128 key) noexcept:
+        """Whether a run entry added at pos of leaf crowds its block.
+
+        Counts the run entries of the leaf that start in key's block; a run
+        entry of the block in another leaf is not seen, so a block may wait
+        a little longer to become a chunk.  A block that reaches past the
+        end of the bitmap never becomes one.
+        """
+        cdef u128 base = key >> CHUNK_SHIFT << CHUNK_SHIFT
+        cdef int i = pos
+        cdef int j = pos
+        if self.last - base < CHUNK_LAST:
+            return False
+        while i > 0 and leaf.e[i - 1].key >= base:
+            i -= 1
+        while j < leaf.n and leaf.e[j].key - base <= CHUNK_LAST:
+            j += 1
+        return j - i >= DENSIFY
+
+    cdef void _densify(self, u128 x) noexcept:
+        """Turn the block of x into a chunk, if its memory can be had.
+
+        The first run entry inside the block becomes the chunk's entry, so
+        nothing is allocated but the chunk itself; run entries reaching in
+        from either side are cut at the block's edges.
+        """
+        cdef Tree *t = &self.tree
+        cdef u128 base = x >> CHUNK_SHIFT << CHUNK_SHIFT
         cdef Path p
         cdef Path q
-        cdef Py_ssize_t i
+        cdef Chunk *c
+        cdef bint below = False
+        descend(t, base, &p)
+        copy_path(t, &q, &p)
+        if p.idx[t.height] < 0 or at(t, &p).key < base:
+            below = p.idx[t.height] >= 0
+            if not step(t, &q):
+                return
+        if at(t, &q).key - base > CHUNK_LAST or dense_at(t, &q):
+            return
+        if at(t, &q).val - base > CHUNK_LAST:
+            return
+        c = <Chunk *>calloc(1, sizeof(Chunk))
+        if c == NULL:
+            return
+        if below and not dense_at(t, &p) and at(t, &p).val >= base:
+            chunk_set(c, 0, at(t, &p).val - base)
+            at(t, &p).val = base - 1
+        chunk_set(c, at(t, &q).key - base, at(t, &q).val - base)
+        at(t, &q).key = base
+        at(t, &q).val = as_val(c)
+        q.node[t.height].dense |= (<uint64_t>1) << q.idx[t.height]
+        if q.idx[t.height] == 0:
+            fix_keys(&q, t.height)
+        while self._absorb(base, c):
+            pass
+
+    cdef bint _absorb(self, u128 base, Chunk *c) noexcept:
+        """Move the next run entry inside the chunk at base into its bits.
+
+        Returns False once no run entry starts inside the block.
+        """
+        cdef Tree *t = &self.tree
+        cdef Path p
+        descend(t, base, &p)
+        if not step(t, &p) or at(t, &p).key - base > CHUNK_LAST:
+            return False
+        if at(t, &p).val - base > CHUNK_LAST:
+            chunk_set(c, at(t, &p).key - base, CHUNK_LAST)
+            at(t, &p).key = base + CHUNK_BITS
+            if p.idx[t.height] == 0:
+                fix_keys(&p, t.height)
+            return False
+        chunk_set(c, at(t, &p).key - base, at(t, &p).val - base)
+        remove_at(t, &p, p.idx[t.height])
+        return True
+
+    cdef void _chunk_to_run(self, Path *p) noexcept:
+        """Replace the full chunk at p by a run entry, merged with its peers."""
+        cdef Tree *t = &self.tree
+        cdef Entry *e = at(t, p)
+        free(chunk_of(e))
+        e.val = e.key + CHUNK_LAST
+        p.node[t.height].dense &= ~((<uint64_t>1) << p.idx[t.height])
+        self._merge_run(e.key)
+
+    cdef void _merge_run(self, u128 key) noexcept:
+        """Merge the run entry at key with run entries touching it."""
+        cdef Tree *t = &self.tree
+        cdef Path p
+        cdef Path q
+        descend(t, key, &p)
+        copy_path(t, &q, &p)
+        if step(t, &q) and not dense_at(t, &q) and at(t, &q).key - 1 == at(t, &p).val:
+            at(t, &p).val = at(t, &q).val
+            remove_at(t, &q, q.idx[t.height])
+            descend(t, key, &p)
+        copy_path(t, &q, &p)
+        if key == 0 or not (step_back(t, &q) and not dense_at(t, &q)):
+            return
+        if at(t, &q).val == key - 1:
+            at(t, &q).val = at(t, &p).val
+            remove_at(t, &p, p.idx[t.height])
+
+    cdef void _thin_at(self, u128 x) noexcept:
+        """Give the chunk holding x, if any, the chance to turn into runs."""
+        cdef Path p
+        descend(&self.tree, x, &p)
+        if p.idx[self.tree.height] >= 0 and dense_at(&self.tree, &p):
+            self._thin(&p)
+
+    cdef void _thin(self, Path *p) noexcept:
+        """Turn the chunk at p into run entries if it holds few used runs.
+
+        Each used run ends at most one word that is neither empty nor full
+        and starts at most one more, so a chunk with more such words than
+        twice SPARSIFY is passed over without counting.
+        """
+        cdef Tree *t = &self.tree
+        cdef Chunk *c = chunk_of(at(t, p))
+        if popcount64(c.some & ~c.full) > 2 * SPARSIFY:
+            return
+        if chunk_starts(c, 0, CHUNK_LAST, False) > SPARSIFY:
+            return
+        self._sparsify(at(t, p).key, c)
+
+    cdef void _sparsify(self, u128 base, Chunk *c) noexcept:
+        """Replace the chunk at base, of at most SPARSIFY used runs, by runs.
+
+        The runs after the first are inserted behind the chunk's entry
+        first, while the chunk still stands; if memory runs short they are
+        taken out again and the chunk is kept.  The first run then takes
+        over the chunk's entry.
+        """
+        cdef Tree *t = &self.tree
+        cdef Path p
+        cdef unsigned starts[SPARSIFY]
+        cdef unsigned ends[SPARSIFY]
+        cdef int k = chunk_runs(c, starts, ends)
+        cdef int i
+        for i in range(k - 1, 0, -1):
+            descend(t, base, &p)
+            try:
+                reserve(t, &p)
+            except MemoryError:
+                PyErr_Clear()
+                self._unsparsify(base, starts, i + 1, k)
+                return
+            insert_at(t, &p, p.idx[t.height] + 1, base + starts[i], base + ends[i])
+        descend(t, base, &p)
+        at(t, &p).key = base + starts[0]
+        at(t, &p).val = base + ends[0]
+        p.node[t.height].dense &= ~((<uint64_t>1) << p.idx[t.height])
+        if p.idx[t.height] == 0:
+            fix_keys(&p, t.height)
+        free(c)
+        self._merge_run(base + starts[0])
+        if k > 1:
+            self._merge_run(base + starts[k - 1])
+
+    cdef void _unsparsify(self, u128 base, unsigned *starts, int first, int k) noexcept:
+        """Take out the run entries starts[first:k] that _sparsify put in."""
+        cdef Path p
+        cdef int i
+        for i in range(first, k):
+            descend(&self.tree, base + starts[i], &p)
+            remove_at(&self.tree, &p, p.idx[self.tree.height])
+
+    # -- comparing and encoding -----------------------------------------
+
+    cdef bint _same(self, Bitmap other) noexcept:
+        """Whether both hold the same ordinals, size and cursor.
+
+        Compares used runs, not entries: the same ordinals can be stored as
+        runs in one bitmap and as a chunk in another.
+        """
+        cdef u128 a = 0
+        cdef u128 start, end, start2, end2
         if (
             self.last != other.last
             or self.used != other.used
             or self.serial_from != other.serial_from
-            or self.tree.count != other.tree.count
+            or self.used_runs != other.used_runs
         ):
             return False
-        descend_first(&self.tree, &p)
-        descend_first(&other.tree, &q)
-        for i in range(self.tree.count):
-            if i > 0:
-                step(&self.tree, &p)
-                step(&other.tree, &q)
-            if (
-                at(&self.tree, &p).key != at(&other.tree, &q).key
-                or at(&self.tree, &p).val != at(&other.tree, &q).val
-            ):
+        while self._run_from(a, &start, &end):
+            if not other._run_from(a, &start2, &end2):
                 return False
+            if start != start2 or end != end2:
+                return False
+            if self.last - end < 2:
+                break
+            a = end + 2
         return True
 
     cdef Py_ssize_t _put_runs(self, unsigned char *buf, Py_ssize_t n) noexcept:
-        cdef Path p
-        cdef Py_ssize_t i
-        cdef u128 gap
-        cdef Entry *run
-        descend_first(&self.tree, &p)
-        for i in range(self.tree.count):
-            if i > 0:
-                gap = at(&self.tree, &p).val + 2
-                step(&self.tree, &p)
-            else:
-                gap = 0
-            run = at(&self.tree, &p)
-            n = put_varint(buf, n, run.key - gap)
-            n = put_varint(buf, n, run.val - run.key)
+        """Write each used run as its gap from the last and its length - 1."""
+        cdef u128 a = 0
+        cdef u128 start, end
+        while self._run_from(a, &start, &end):
+            n = put_varint(buf, n, start - a)
+            n = put_varint(buf, n, end - start)
+            if self.last - end < 2:
+                break
+            a = end + 2
         return n
 
     cdef Py_ssize_t _get_runs(
         self, const unsigned char *buf, Py_ssize_t n, Py_ssize_t size, Py_ssize_t count
     ) except -1:
+        """Read count used runs written by _put_runs, checking each."""
         cdef u128 low = 0
         cdef u128 gap, length, key
         cdef Py_ssize_t i
@@ -1049,89 +1776,89 @@ cdef class Bitmap:
             key = low + gap
             if key < low or key > self.last or self.last - key < length:
                 raise ValueError("bitmap encoding has a run outside the bitmap")
-            self._append(key, key + length)
-            low = key + length + 2
-            if i + 1 < count and low < key:
+            # Another run needs a free ordinal after this one and a used one
+            # after that; checked before the sum below can wrap past 2**128.
+            if i + 1 < count and self.last - (key + length) < 2:
                 raise ValueError("bitmap encoding has a run outside the bitmap")
+            self._fill(key, key + length)
+            low = key + length + 2
         return n
 
-    cdef int _append(self, u128 a, u128 b) except -1:
-        """Add run [a, b] after every run there is, not touching the last."""
-        cdef Path p
-        descend(&self.tree, a, &p)
-        reserve(&self.tree, &p)
-        insert_at(&self.tree, &p, p.idx[self.tree.height] + 1, a, b)
-        self.used += b - a + 1
-        return 0
-
     cdef int _write_libnetwork(self, LnWriter *w) except -1:
-        cdef Path p
-        cdef Py_ssize_t i
-        cdef Entry *run
+        """Write the header and every used run in libnetwork's layout."""
+        cdef u128 a = 0
+        cdef u128 start, end
         put_be64(w.buf, <uint64_t>(self.last + 1))
         put_be64(w.buf + 8, <uint64_t>(self.last - self.used + 1))
         w.n = 16
         w.block = 0
         w.bits = 0
-        descend_first(&self.tree, &p)
-        for i in range(self.tree.count):
-            if i > 0:
-                step(&self.tree, &p)
-            run = at(&self.tree, &p)
-            ln_mark(w, <uint64_t>run.key, <uint64_t>run.val)
+        while self._run_from(a, &start, &end):
+            ln_mark(w, <uint64_t>start, <uint64_t>end)
+            if self.last - end < 2:
+                break
+            a = end + 2
         ln_flush(w, <uint64_t>(self.last >> 5) + 1)
         return 0
 
     cdef int _read_libnetwork(self, const unsigned char *buf, Py_ssize_t size) except -1:
+        """Add the used runs of checked libnetwork entries."""
+        cdef LnReader r
         cdef Py_ssize_t off
-        cdef uint32_t block
-        cdef uint64_t count, rep
-        cdef u128 pos = 0
-        cdef u128 start = 0
-        cdef bint open_run = False
-        cdef int bit
+        r.pos = 0
+        r.open = False
         for off in range(16, size, 12):
-            block = get_be32(buf + off)
-            count = get_be64(buf + off + 4)
-            if count == 0:
-                continue
-            if block == 0 or block == 0xFFFFFFFF:
-                if block != 0 and not open_run:
-                    start = pos
-                    open_run = True
-                elif block == 0 and open_run:
-                    self._append(start, pos - 1)
-                    open_run = False
-                pos += <u128>count * 32
-                continue
-            for rep in range(count):
-                for bit in range(32):
-                    if (block >> (31 - bit)) & 1:
-                        if not open_run:
-                            start = pos
-                            open_run = True
-                    elif open_run:
-                        self._append(start, pos - 1)
-                        open_run = False
-                    pos += 1
-        if open_run:
-            self._append(start, min(pos - 1, self.last))
+            self._read_entry(&r, get_be32(buf + off), get_be64(buf + off + 4))
+        if r.open:
+            self._fill(r.start, r.pos - 1)
         return 0
+
+    cdef int _read_entry(self, LnReader *r, uint32_t block, uint64_t count) except -1:
+        """Add the used runs of one entry: count copies of block."""
+        cdef uint64_t rep
+        cdef int bit
+        if count == 0:
+            return 0
+        if block == 0 or block == 0xFFFFFFFF:
+            self._read_bit(r, block != 0)
+            r.pos += <u128>count * 32
+            return 0
+        for rep in range(count):
+            for bit in range(32):
+                self._read_bit(r, (block >> (31 - bit)) & 1)
+                r.pos += 1
+        return 0
+
+    cdef int _read_bit(self, LnReader *r, bint used) except -1:
+        """Open or close a used run at r.pos; the caller moves r.pos on."""
+        if used and not r.open:
+            r.start = r.pos
+            r.open = True
+        elif r.open and not used:
+            self._fill(r.start, r.pos - 1)
+            r.open = False
+        return 0
+
+    # -- for tests ------------------------------------------------------
 
     def _check_invariants(self):
         """Raise RuntimeError if the tree breaks one of its invariants.
 
-        For tests; costs O(R).
+        For tests; costs O(E) plus a pass over every chunk's bits.
         """
-        cdef Py_ssize_t count = 0
-        cdef u128 used = 0
-        cdef u128 prev_end = 0
+        cdef Walk w
+        w.entries = 0
+        w.used = 0
+        w.used_runs = 0
+        w.chunks = 0
+        w.last = self.last
+        w.started = False
         check_node(self.tree.root, self.tree.height, True)
-        walk_runs(self.tree.root, self.tree.height, &count, &used, &prev_end)
-        if count != self.tree.count or used != self.used:
-            raise RuntimeError("run count or used count is off")
-        if count and prev_end > self.last:
-            raise RuntimeError("a run reaches past the last ordinal")
+        walk_entries(self.tree.root, self.tree.height, &w)
+        if w.entries != self.tree.count or w.used != self.used:
+            raise RuntimeError("entry count or used count is off")
+        if w.used_runs != self.used_runs:
+            raise RuntimeError("used run count is off")
         if self.serial_from > self.last:
             raise RuntimeError("serial cursor outside the bitmap")
 
@@ -1139,6 +1866,19 @@ cdef class Bitmap:
     def _height(self):
         """Height of the tree (0 when the root is a leaf); for tests."""
         return self.tree.height
+
+    @property
+    def _chunks(self):
+        """Number of chunk entries; for tests."""
+        cdef Walk w
+        w.entries = 0
+        w.used = 0
+        w.used_runs = 0
+        w.chunks = 0
+        w.last = self.last
+        w.started = False
+        walk_entries(self.tree.root, self.tree.height, &w)
+        return w.chunks
 
 
 @cython.final
@@ -1157,26 +1897,50 @@ cdef class _Ranges:
         return self
 
     def __next__(self):
-        cdef Tree *t = &self.bitmap.tree
-        cdef Path p
-        cdef Entry *run
-        if self.done:
+        cdef u128 start, end
+        cdef u128 a = self.after + 1 if self.started else 0
+        if self.done or (self.started and self.after >= self.bitmap.last):
             raise StopIteration
-        if self.started:
-            descend(t, self.after, &p)
-            self.done = not step(t, &p)
-        else:
-            descend_first(t, &p)
-            self.done = t.count == 0
-        if self.done:
+        if not self.bitmap._run_from(a, &start, &end):
+            self.done = True
             raise StopIteration
-        run = at(t, &p)
         self.started = True
-        self.after = run.val
-        return (u128_to_object(run.key), u128_to_object(run.val))
+        self.after = end
+        return (u128_to_object(start), u128_to_object(end))
+
+
+cdef int chunk_runs(Chunk *c, unsigned *starts, unsigned *ends) noexcept:
+    """Write the used runs of c, at most SPARSIFY, as offsets; return how many."""
+    cdef int k = 0
+    cdef int s, e
+    cdef unsigned lo = 0
+    while k < SPARSIFY:
+        s = chunk_find_used(c, lo, CHUNK_LAST)
+        if s < 0:
+            break
+        e = chunk_find_free(c, s, CHUNK_LAST)
+        starts[k] = s
+        ends[k] = CHUNK_LAST if e < 0 else e - 1
+        k += 1
+        if e < 0:
+            break
+        lo = e
+    return k
 
 
 # -- invariant checks -------------------------------------------------------
+
+
+ctypedef struct Walk:
+    Py_ssize_t entries
+    Py_ssize_t chunks
+    u128 used
+    Py_ssize_t used_runs
+    u128 last               # highest ordinal of the bitmap
+    bint started            # an entry was seen
+    u128 end                # last ordinal of the entry seen last
+    bint end_used           # whether that ordinal is used
+    bint end_dense          # whether that entry is a chunk
 
 
 cdef void check_node(Node *node, int height, bint is_root) except *:
@@ -1188,30 +1952,73 @@ cdef void check_node(Node *node, int height, bint is_root) except *:
     if is_root and height > 0 and node.n < 2:
         raise RuntimeError("inner root with fewer than two children")
     if height == 0:
+        if node.dense >> node.n:
+            raise RuntimeError("leaf marks a chunk past its entries")
         return
+    if node.dense:
+        raise RuntimeError("inner node marks a chunk")
     for i in range(node.n):
         if node.e[i].key != child(node, i).e[0].key:
             raise RuntimeError("inner key differs from its child's first key")
         check_node(child(node, i), height - 1, False)
 
 
-cdef void walk_runs(
-    Node *node, int height, Py_ssize_t *count, u128 *used, u128 *prev_end
-) except *:
+cdef void walk_entries(Node *node, int height, Walk *w) except *:
+    """Check the leaf entries below node in order, counting as they go."""
     cdef int i
-    cdef Entry *run
     for i in range(node.n):
         if height > 0:
-            walk_runs(child(node, i), height - 1, count, used, prev_end)
+            walk_entries(child(node, i), height - 1, w)
             continue
-        run = &node.e[i]
-        if run.val < run.key:
-            raise RuntimeError("run ends before it starts")
-        if count[0] and (run.key <= prev_end[0] or run.key - prev_end[0] < 2):
-            raise RuntimeError("runs out of order, overlapping or touching")
-        prev_end[0] = run.val
-        count[0] += 1
-        used[0] += node.e[i].val - node.e[i].key + 1
+        if w.started and node.e[i].key <= w.end:
+            raise RuntimeError("entries out of order or overlapping")
+        if is_dense(node, i):
+            check_chunk(&node.e[i], w)
+            w.chunks += 1
+        else:
+            check_run(&node.e[i], w)
+        w.entries += 1
+        w.started = True
+
+
+cdef void check_run(Entry *e, Walk *w) except *:
+    cdef bint touches = w.started and e.key - 1 == w.end
+    if e.val < e.key or e.val > w.last:
+        raise RuntimeError("run entry ends before it starts or past the bitmap")
+    if touches and not w.end_dense:
+        raise RuntimeError("two run entries touch")
+    w.used_runs += not (touches and w.end_used)
+    w.used += e.val - e.key + 1
+    w.end = e.val
+    w.end_used = True
+    w.end_dense = False
+
+
+cdef void check_chunk(Entry *e, Walk *w) except *:
+    """Check one chunk bit by bit, without the chunk helpers under test."""
+    cdef Chunk *c = chunk_of(e)
+    cdef int i, j
+    cdef bint bit
+    cdef bint prev = w.started and e.key - 1 == w.end and w.end_used
+    cdef Py_ssize_t count = 0
+    if e.key & CHUNK_LAST or w.last - e.key < CHUNK_LAST:
+        raise RuntimeError("chunk not on a whole block inside the bitmap")
+    for i in range(CHUNK_WORDS):
+        if ((c.full >> i) & 1) != (c.w[i] == ALL):
+            raise RuntimeError("chunk's full summary is off")
+        if ((c.some >> i) & 1) != (c.w[i] != 0):
+            raise RuntimeError("chunk's some summary is off")
+        for j in range(64):
+            bit = (c.w[i] >> j) & 1
+            w.used_runs += bit and not prev
+            count += bit
+            prev = bit
+    if count == 0 or count == CHUNK_BITS:
+        raise RuntimeError("chunk is empty or full")
+    w.used += count
+    w.end = e.key + CHUNK_LAST
+    w.end_used = prev
+    w.end_dense = True
 
 
 # -- LEB128 and big-endian helpers ------------------------------------------
@@ -1280,6 +2087,12 @@ cdef inline void put_be32(unsigned char *b, uint32_t v) noexcept nogil:
 # -- libnetwork's bitseq layout ---------------------------------------------
 
 
+ctypedef struct LnReader:
+    u128 pos                # ordinal the next bit stands for
+    u128 start              # first ordinal of the open used run
+    bint open               # whether a used run is open
+
+
 ctypedef struct LnWriter:
     unsigned char *buf
     Py_ssize_t size
@@ -1342,7 +2155,7 @@ cdef int check_libnetwork(
     cdef int tail = <int>(needed * 32 - bits)
     cdef uint32_t last_block = 0
     cdef u128 limit
-    if u128_from_object(max(max_runs, 0), &limit):
+    if u128_from_object(max_runs, &limit):
         limit = <u128>0 - 1
     for off in range(16, size, 12):
         block = get_be32(buf + off)

@@ -386,6 +386,41 @@ def test_from_bytes_names_the_fault(body: bytes, message: str) -> None:
         Bitmap.from_bytes(with_crc(body))
 
 
+def leb128(value: int) -> bytes:
+    """The LEB128 encoding of value, written out by hand for these tests."""
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    ("bits", "runs"),
+    [
+        (8, [(0, 6), (0, 0)]),  # [0, 6], then nothing free for a run after it
+        (2**128, [(0, 2**128 - 2), (0, 0)]),  # the next start would wrap
+        (2**128, [(2**128 - 1, 0), (0, 0)]),
+    ],
+)
+def test_from_bytes_refuses_runs_that_leave_no_room(
+    bits: int, runs: list[tuple[int, int]]
+) -> None:
+    body = b"IPMB\x01" + leb128(bits - 1) + leb128(0) + leb128(len(runs))
+    body += b"".join(leb128(gap) + leb128(length) for gap, length in runs)
+    with pytest.raises(ValueError, match="outside"):
+        Bitmap.from_bytes(with_crc(body))
+
+
+@pytest.mark.parametrize("bits", [8, 2**128])
+def test_from_bytes_takes_runs_that_just_fit(bits: int) -> None:
+    body = b"IPMB\x01" + leb128(bits - 1) + leb128(0) + leb128(2)
+    body += leb128(0) + leb128(bits - 3) + leb128(0) + leb128(0)
+    back = Bitmap.from_bytes(with_crc(body))
+    assert list(back.ranges()) == [(0, bits - 3), (bits - 1, bits - 1)]
+
+
 def test_from_bytes_wrong_type() -> None:
     with pytest.raises(TypeError):
         Bitmap.from_bytes("IPMB")  # type: ignore[arg-type]

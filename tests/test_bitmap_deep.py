@@ -1,9 +1,10 @@
 """Long random runs on trees several levels deep, against a dense model.
 
 The hypothesis machine keeps bitmaps small enough for its slow model; these
-runs grow trees of thousands of runs, so that leaf and inner-node splits,
-merges, borrowing and root changes all happen many times.  The model is a
-bytearray with one byte per ordinal.  Seeds are part of the test id.
+runs grow trees of thousands of entries, so that leaf and inner-node splits,
+merges, borrowing and root changes all happen many times, and blocks turn
+into chunks and back.  The model is a bytearray with one byte per ordinal.
+Seeds are part of the test id.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ import pytest
 
 from ipamcore import BitAllocatedError, Bitmap, NoBitAvailableError
 
-BITS = 1 << 16
+BITS = 1 << 20
+# The lower half starts fragmented (chunks), the upper half sparse (run
+# entries spaced so that no block holds enough of them to become a chunk).
+SPARSE_FROM = BITS // 2
+SPARSE_STRIDE = 300
 
 
 class Dense:
@@ -90,14 +95,22 @@ def step(rng: random.Random, bm: Bitmap, dense: Dense) -> None:
             dense.cells[a : b + 1] = b"\x01" * (b - a + 1)
 
 
+def seed_layout(rng: random.Random, bm: Bitmap, dense: Dense) -> None:
+    """Fragment the lower half at random and scatter runs over the upper."""
+    for ordinal in rng.sample(range(SPARSE_FROM), SPARSE_FROM // 2):
+        bm.set(ordinal)
+        dense.cells[ordinal] = 1
+    for ordinal in range(SPARSE_FROM, BITS, SPARSE_STRIDE):
+        bm.set(ordinal)
+        dense.cells[ordinal] = 1
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 42])
 def test_deep_tree_random_operations(seed: int) -> None:
     rng = random.Random(seed)
     bm, dense = Bitmap(BITS), Dense(BITS)
-    for ordinal in rng.sample(range(BITS), BITS // 2):
-        bm.set(ordinal)
-        dense.cells[ordinal] = 1
-    assert bm._height >= 2
+    seed_layout(rng, bm, dense)
+    assert bm._height >= 2 and bm._chunks == SPARSE_FROM // 4096
     for i in range(20_000):
         step(rng, bm, dense)
         if i % 2000 == 0:
@@ -109,18 +122,17 @@ def test_deep_tree_random_operations(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", [5, 6])
 def test_tree_grows_and_shrinks_to_a_leaf(seed: int) -> None:
-    """Fill with scattered runs, then empty it in random order."""
+    """Fill with chunks and scattered runs, then empty it in random order."""
     rng = random.Random(seed)
-    bm = Bitmap(BITS)
-    evens = list(range(0, BITS, 2))
-    for ordinal in evens:
-        bm.set(ordinal)
+    bm, dense = Bitmap(BITS), Dense(BITS)
+    seed_layout(rng, bm, dense)
     assert bm._height >= 2
-    rng.shuffle(evens)
-    for i, ordinal in enumerate(evens):
+    used = [i for i in range(BITS) if dense.cells[i]]
+    rng.shuffle(used)
+    for i, ordinal in enumerate(used):
         assert bm.unset(ordinal)
-        if i % 1000 == 0:
+        if i % 20_000 == 0:
             bm._check_invariants()
     bm._check_invariants()
-    assert bm._height == 0
+    assert bm._height == 0 and bm._chunks == 0
     assert bm.free == BITS and bm.runs == 1
