@@ -6,8 +6,8 @@ noisy, so tests check correctness and these modules only measure.
 
 Modules:
 
-- ``workloads``: the workloads of ``WORKLOADS.md`` (W1-W7, S, I1-I4),
-  defined once and shared by every runner;
+- ``workloads``: the workloads W1-W7, S and I1-I4, each a function whose
+  docstring says what it does, defined once and shared by every runner;
 - ``baselines``: small allocators on ``set``, ``bitarray`` and ``pyroaring``
   (checked against the reference model by ``tests/test_baselines.py``);
 - ``implementations``: ipamcore, the baselines and the interpreter floor;

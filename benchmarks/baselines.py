@@ -22,14 +22,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from itertools import pairwise
+from typing import Protocol
 
 from bitarray import bitarray
 from bitarray.util import intervals, zeros
 from pyroaring import BitMap, BitMap64
 
+from benchmarks.workloads import OrdinalBitmap
 from ipamcore import BitAllocatedError, NoBitAvailableError
 
-__all__ = ["BASELINES", "BitarrayBaseline", "RoaringBaseline", "SetBaseline"]
+__all__ = [
+    "BASELINES",
+    "Baseline",
+    "BitarrayBaseline",
+    "RoaringBaseline",
+    "SetBaseline",
+]
+
+
+class Baseline(Protocol):
+    """A baseline class: the most ordinals it holds, and its constructor."""
+
+    MAX_BITS: int
+
+    def __call__(self, bits: int) -> OrdinalBitmap:
+        """Build an empty bitmap of ``bits`` ordinals, 1 to `MAX_BITS`."""
+        ...
 
 
 def group_ranges(ordinals: Iterable[int]) -> Iterator[tuple[int, int]]:
@@ -386,7 +404,7 @@ class RoaringBaseline(_Baseline):
         self._used.add(ordinal)
 
 
-BASELINES: dict[str, type[_Baseline]] = {
+BASELINES: dict[str, Baseline] = {
     "set": SetBaseline,
     "bitarray": BitarrayBaseline,
     "roaring": RoaringBaseline,

@@ -42,7 +42,7 @@ from rich.console import Console
 
 from benchmarks import report
 from benchmarks.implementations import IPAMCORE, Implementation, implementations
-from benchmarks.workloads import BATCH, SCALE, SEED, Workload, select
+from benchmarks.workloads import BATCH, SCALE, SEED, Trial, Workload, select
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,7 +137,7 @@ def rotated(items: list[Implementation], turn: int) -> list[Implementation]:
 
 def time_once(
     workload: Workload, impl: Implementation, budget: float
-) -> tuple[Any, int, float]:
+) -> tuple[Trial, int, float]:
     """Prepare and time one run; return the trial, operations done, seconds."""
     trial = workload.prepare(impl.factory(workload.level))
     gc.collect()
@@ -152,7 +152,7 @@ def time_once(
 
 
 def record_round(
-    record: Record, impl: Implementation, trial: Any, done: int, elapsed: float
+    record: Record, impl: Implementation, trial: Trial, done: int, elapsed: float
 ) -> None:
     """Add one timed run to its row; check the subject after the first one."""
     record["ops"] = trial.ops
@@ -171,7 +171,7 @@ def run_workload(
     workload: Workload, impls: list[Implementation], settings: Settings
 ) -> list[Record]:
     """Time one workload on every implementation, rotating the order."""
-    impls = [impl for impl in impls if impl.factory(workload.level) is not None]
+    impls = [impl for impl in impls if impl.offers(workload.level)]
     records = {impl.name: new_record(workload, impl) for impl in impls}
     for turn in range(settings.rounds):
         for impl in rotated(impls, turn):

@@ -40,14 +40,24 @@ class Implementation:
     allocator: Callable[[], Any] | None
     real: bool = True
 
-    def factory(self, level: str) -> Callable[..., Any] | None:
-        """The factory for a workload level (``bitmap`` or ``allocator``)."""
+    def offers(self, level: str) -> bool:
+        """Tell whether it has a factory for a workload level."""
+        return getattr(self, level) is not None
+
+    def factory(self, level: str) -> Callable[..., Any]:
+        """The factory for a workload level (``bitmap`` or ``allocator``).
+
+        Raises:
+            LookupError: It has no factory for that level.
+        """
         factory: Callable[..., Any] | None = getattr(self, level)
+        if factory is None:
+            raise LookupError(f"{self.name} has no {level} factory")
         return factory
 
     def holds(self, level: str, bits: int) -> bool:
         """Tell whether this implementation can run a workload."""
-        return self.factory(level) is not None and bits <= self.max_bits
+        return self.offers(level) and bits <= self.max_bits
 
 
 def floor_bitmap(bits: int) -> SimpleNamespace:
@@ -68,7 +78,9 @@ def floor_bitmap(bits: int) -> SimpleNamespace:
 
 def floor_allocator() -> SimpleNamespace:
     """A stand-in allocator whose methods are ``dict.get`` of a small dict."""
-    pools = {"LocalDefault": ("LocalDefault/floor", None, {})}
+    pools: dict[str, tuple[str, None, dict[str, str]]] = {
+        "LocalDefault": ("LocalDefault/floor", None, {})
+    }
     return SimpleNamespace(
         request_pool=pools.get,
         request_address=pools.get,

@@ -1,4 +1,9 @@
-"""The benchmark workloads of ``WORKLOADS.md``, written once for every runner.
+"""The benchmark workloads, defined here once for every runner.
+
+The bitmap workloads are W1-W7 and S, the allocator workloads I1-I4; the
+docstring of each workload's function (`fill16`, `churn16`, ...,
+`release_request_v6`) says what it does and at what scale, and `WORKLOADS`
+lists them all under their ids and names.
 
 A workload turns an implementation factory into a `Trial`: the subject is
 built and every random choice drawn (from ``random.Random(42)``) before the
@@ -17,7 +22,7 @@ between batches, so a runner can stop a slow implementation at a deadline;
 
 For development only, ``IPAMCORE_BENCH_SCALE`` (default 1) multiplies the
 number of timed operations (not the sizes of the bitmaps); figures taken at
-another scale are not the workloads of ``WORKLOADS.md``.
+another scale are not the workloads defined here.
 """
 
 from __future__ import annotations
@@ -25,15 +30,24 @@ from __future__ import annotations
 import ipaddress
 import os
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from heapq import heappushpop
 from itertools import repeat
 from time import perf_counter
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-__all__ = ["BATCH", "SCALE", "SEED", "WORKLOADS", "Trial", "Workload", "select"]
+__all__ = [
+    "BATCH",
+    "SCALE",
+    "SEED",
+    "WORKLOADS",
+    "OrdinalBitmap",
+    "Trial",
+    "Workload",
+    "select",
+]
 
 SEED = 42
 BATCH = 128
@@ -44,6 +58,60 @@ SCALING_ITERATIONS = 100_000
 
 Ranges = list[tuple[int, int]]
 Runner = Callable[[float], int]
+T = TypeVar("T")
+
+
+class OrdinalBitmap(Protocol):
+    """What the bitmap workloads ask of their subject.
+
+    ipamcore's `Bitmap` has it, and so has every baseline of
+    `benchmarks.baselines`; ranges are inclusive ``(start, end)`` pairs.
+    """
+
+    @property
+    def free(self) -> int:
+        """Number of free ordinals."""
+        ...
+
+    @property
+    def runs(self) -> int:
+        """Number of runs, free stretches included."""
+        ...
+
+    def set(self, ordinal: int) -> None:
+        """Mark a free ordinal used."""
+        ...
+
+    def unset(self, ordinal: int) -> bool:
+        """Mark an ordinal free; return whether it was used."""
+        ...
+
+    def is_set(self, ordinal: int) -> bool:
+        """Tell whether an ordinal is used."""
+        ...
+
+    def set_any(self, serial: bool = False) -> int:
+        """Take the lowest free ordinal, or the next one after the cursor."""
+        ...
+
+    def set_any_in_range(self, start: int, end: int, serial: bool = False) -> int:
+        """Like `set_any`, within a range."""
+        ...
+
+    def set_range(self, start: int, end: int) -> None:
+        """Mark every ordinal of a range used, or none."""
+        ...
+
+    def unset_range(self, start: int, end: int) -> int:
+        """Mark every ordinal of a range free; return how many were used."""
+        ...
+
+    def ranges(self) -> Iterator[tuple[int, int]]:
+        """Iterate over the ranges of used ordinals, ascending."""
+        ...
+
+
+BitmapFactory = Callable[[int], OrdinalBitmap]
 
 
 class WorkloadError(AssertionError):
@@ -73,7 +141,8 @@ class Workload:
     """A named workload and how to prepare it for one implementation.
 
     Attributes:
-        key: The id in ``WORKLOADS.md`` ("W5", "S", "I2", ...).
+        key: The workload's id ("W5", "S", "I2", ...); the figures of one
+            workload (W5 has three) share it.
         name: Operation and scale, e.g. ``set_any_fill16``.
         label: A short human-readable title.
         level: ``"bitmap"`` or ``"allocator"``.
@@ -103,7 +172,7 @@ class Workload:
 class Plan:
     """Ordinals drawn for a timed loop and the state it must end in."""
 
-    batches: list[list[Any]]
+    batches: list[list[int]]
     used: Ranges
 
 
@@ -112,7 +181,7 @@ def scaled(count: int) -> int:
     return max(1, round(count * SCALE))
 
 
-def batched(values: list[Any]) -> list[list[Any]]:
+def batched(values: list[T]) -> list[list[T]]:
     """Split a list into batches of `BATCH` values."""
     return [values[i : i + BATCH] for i in range(0, len(values), BATCH)]
 
@@ -308,7 +377,9 @@ def repeat_call_with(call: Callable[[Any], Any], argument: Any, total: int) -> R
     return run
 
 
-def call_each(call: Callable[[Any], Any], batches: Iterable[Iterable[Any]]) -> Runner:
+def call_each(
+    call: Callable[[int], object], batches: Iterable[Sequence[int]]
+) -> Runner:
     """Time ``call(value)`` for every value of the batches."""
 
     def run(deadline: float) -> int:
@@ -420,7 +491,7 @@ def merge(ranges: Iterable[tuple[int, int]]) -> Ranges:
     return merged
 
 
-def expect_ranges(subject: Any, expected: Ranges) -> Callable[[], None]:
+def expect_ranges(subject: OrdinalBitmap, expected: Ranges) -> Callable[[], None]:
     """A check that the subject's used ranges are ``expected``."""
 
     def check() -> None:
@@ -455,7 +526,7 @@ def expect_next(allocator: Any, pool_id: str, expected: Any) -> Callable[[], Non
 # -- bitmap workloads ----------------------------------------------------
 
 
-def fill16(factory: Callable[[int], Any]) -> Trial:
+def fill16(factory: BitmapFactory) -> Trial:
     """W1: `set_any()` on a 2**16 bitmap with 0 and 65535 used, until full."""
     bitmap = factory(2**16)
     bitmap.set(0)
@@ -466,7 +537,7 @@ def fill16(factory: Callable[[int], Any]) -> Trial:
     return Trial(bitmap, ops, run, expect_ranges(bitmap, expected))
 
 
-def churn16_start(factory: Callable[[int], Any]) -> Any:
+def churn16_start(factory: BitmapFactory) -> OrdinalBitmap:
     """The start state of W2 and W3: 0, 65535 and a random half used."""
     bitmap = factory(2**16)
     bitmap.set(0)
@@ -476,35 +547,35 @@ def churn16_start(factory: Callable[[int], Any]) -> Any:
     return bitmap
 
 
-def churn16(factory: Callable[[int], Any]) -> Trial:
+def churn16(factory: BitmapFactory) -> Trial:
     """W2: `unset` a random used ordinal, then `set_any()`."""
     plan, bitmap = churn16_plan(), churn16_start(factory)
     run = churn(bitmap.unset, bitmap.set_any, plan.batches)
     return Trial(bitmap, scaled(200_000), run, expect_ranges(bitmap, plan.used))
 
 
-def serialchurn16(factory: Callable[[int], Any]) -> Trial:
+def serialchurn16(factory: BitmapFactory) -> Trial:
     """W3: `unset` a random used ordinal, then `set_any(serial=True)`."""
     plan, bitmap = serialchurn16_plan(), churn16_start(factory)
     run = churn_with(bitmap.unset, bitmap.set_any, True, plan.batches)
     return Trial(bitmap, scaled(200_000), run, expect_ranges(bitmap, plan.used))
 
 
-def fill8(factory: Callable[[int], Any]) -> Trial:
+def fill8(factory: BitmapFactory) -> Trial:
     """W4: 1,000,000 x `set_any()` on a 2**24 bitmap."""
     bitmap, ops = factory(2**24), scaled(1_000_000)
     run = repeat_call(bitmap.set_any, ops)
     return Trial(bitmap, ops, run, expect_ranges(bitmap, [(0, ops - 1)]))
 
 
-def set_any_serial_v6_64(factory: Callable[[int], Any]) -> Trial:
+def set_any_serial_v6_64(factory: BitmapFactory) -> Trial:
     """W5, first figure: 1,000,000 x `set_any(serial=True)` on 2**64."""
     bitmap, ops = factory(2**64), scaled(1_000_000)
     run = repeat_call_with(bitmap.set_any, True, ops)
     return Trial(bitmap, ops, run, expect_ranges(bitmap, [(0, ops - 1)]))
 
 
-def unset_v6_64(factory: Callable[[int], Any]) -> Trial:
+def unset_v6_64(factory: BitmapFactory) -> Trial:
     """W5, second figure: `unset` 100,000 random used of the first million."""
     plan, bitmap = v6_64_plan(), factory(2**64)
     bitmap.set_range(0, scaled(1_000_000) - 1)
@@ -513,7 +584,7 @@ def unset_v6_64(factory: Callable[[int], Any]) -> Trial:
     return Trial(bitmap, ops, run, expect_ranges(bitmap, plan.used))
 
 
-def set_any_v6_64(factory: Callable[[int], Any]) -> Trial:
+def set_any_v6_64(factory: BitmapFactory) -> Trial:
     """W5, third figure: 100,000 x `set_any()` refilling the freed ordinals."""
     plan, bitmap = v6_64_plan(), factory(2**64)
     fill = scaled(1_000_000)
@@ -526,7 +597,7 @@ def set_any_v6_64(factory: Callable[[int], Any]) -> Trial:
     return Trial(bitmap, ops, run, expect_ranges(bitmap, [(0, fill - 1)]))
 
 
-def rangechurn16(factory: Callable[[int], Any]) -> Trial:
+def rangechurn16(factory: BitmapFactory) -> Trial:
     """W6: `unset` a random used ordinal of [32768, 36863], refill the range."""
     start, plan = rangechurn16_plan()
     bitmap = factory(2**16)
@@ -544,7 +615,7 @@ def evens20() -> list[range]:
     return [range(i, min(i + step, 2**20), 2) for i in range(0, 2**20, step)]
 
 
-def set_fragmented20(factory: Callable[[int], Any]) -> Trial:
+def set_fragmented20(factory: BitmapFactory) -> Trial:
     """W7, build figure: `set` every even ordinal of a 2**20 bitmap."""
     bitmap = factory(2**20)
     expected = [(i, i) for i in range(0, 2**20, 2)]
@@ -552,7 +623,7 @@ def set_fragmented20(factory: Callable[[int], Any]) -> Trial:
     return Trial(bitmap, 2**19, run, expect_ranges(bitmap, expected))
 
 
-def fragmented20(factory: Callable[[int], Any]) -> Trial:
+def fragmented20(factory: BitmapFactory) -> Trial:
     """W7: `unset` a random used even ordinal, then `set_any()`."""
     plan, bitmap = fragmented20_plan(), factory(2**20)
     for batch in evens20():
@@ -562,10 +633,10 @@ def fragmented20(factory: Callable[[int], Any]) -> Trial:
     return Trial(bitmap, scaled(100_000), run, expect_ranges(bitmap, plan.used))
 
 
-def scaling(runs: int) -> Callable[[Callable[[int], Any]], Trial]:
+def scaling(runs: int) -> Callable[[BitmapFactory], Trial]:
     """S at ``runs`` runs: `unset` a random used ordinal, then `set_any()`."""
 
-    def prepare(factory: Callable[[int], Any]) -> Trial:
+    def prepare(factory: BitmapFactory) -> Trial:
         plan, bits = scaling_plan(runs), scaling_bits(runs)
         bitmap, window = factory(bits), scaling_window(runs)
         for start in range(0, window, SCALING_STRETCH + 1):
@@ -686,7 +757,7 @@ def bitmap_workload(
     title: str,
     unit: str,
     bits: int,
-    prepare: Callable[[Callable[[int], Any]], Trial],
+    prepare: Callable[[BitmapFactory], Trial],
     draw: Callable[[], object] = lambda: None,
 ) -> Workload:
     """Describe one bitmap-level workload."""

@@ -1,6 +1,15 @@
 """Type stub of the compiled core, ``ipamcore._bitmap``."""
 
 from collections.abc import Iterator
+from typing import final
+
+__all__ = [
+    "MAX_BITS",
+    "BitAllocatedError",
+    "Bitmap",
+    "BitmapError",
+    "NoBitAvailableError",
+]
 
 # What from_bytes and from_libnetwork accept: anything memoryview() takes.
 _Bytes = bytes | bytearray | memoryview
@@ -16,6 +25,8 @@ class BitAllocatedError(BitmapError):
 
 MAX_BITS: int
 
+# Compiled as a final extension type: it cannot be subclassed.
+@final
 class Bitmap:
     def __init__(self, bits: int) -> None: ...
     @property
@@ -42,8 +53,8 @@ class Bitmap:
     def copy(self) -> Bitmap: ...
     def __copy__(self) -> Bitmap: ...
     def __deepcopy__(self, memo: object) -> Bitmap: ...
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
     def to_bytes(self) -> bytes: ...
     @classmethod
     def from_bytes(cls, data: _Bytes) -> Bitmap: ...

@@ -11,7 +11,7 @@ set one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -20,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from model import ModelBitmap
 
 from benchmarks.baselines import (
+    Baseline,
     BitarrayBaseline,
     RoaringBaseline,
     SetBaseline,
@@ -37,7 +38,7 @@ MACHINE_SETTINGS = settings(
 )
 
 
-def outcome(call: Callable[[], Any]) -> tuple[str, Any]:
+def outcome(call: Callable[[], object]) -> tuple[str, object]:
     """Run ``call`` and return its value or the class of its error."""
     try:
         return "value", call()
@@ -62,7 +63,7 @@ def outside(bits: int) -> st.SearchStrategy[int]:
 class BaselineMachine(RuleBasedStateMachine):
     """Drives one baseline class and the model with the same calls."""
 
-    baseline: ClassVar[Callable[[int], Any]]
+    baseline: ClassVar[Baseline]
     sizes: ClassVar[st.SearchStrategy[int]]
 
     @initialize(data=st.data())
@@ -72,7 +73,7 @@ class BaselineMachine(RuleBasedStateMachine):
         self.model = ModelBitmap(self.bits)
         self.subject = self.baseline(self.bits)
 
-    def same(self, method: str, *args: Any) -> None:
+    def same(self, method: str, *args: object) -> None:
         """Call ``method`` on both and require the same outcome."""
         expected = outcome(lambda: getattr(self.model, method)(*args))
         actual = outcome(lambda: getattr(self.subject, method)(*args))
@@ -194,15 +195,15 @@ TestRoaringBaseline = RoaringMachine.TestCase
 
 @pytest.mark.parametrize("baseline", [SetBaseline, BitarrayBaseline, RoaringBaseline])
 @pytest.mark.parametrize("bits", [0, -1, "too big"])
-def test_size_limits(baseline: Any, bits: Any) -> None:
+def test_size_limits(baseline: Baseline, bits: int | str) -> None:
     """A baseline refuses fewer than 1 ordinal and more than ``MAX_BITS``."""
-    bits = baseline.MAX_BITS + 1 if bits == "too big" else bits
+    size = bits if isinstance(bits, int) else baseline.MAX_BITS + 1
     with pytest.raises(ValueError):
-        baseline(bits)
+        baseline(size)
 
 
 @pytest.mark.parametrize("baseline", [SetBaseline, RoaringBaseline])
-def test_top_ordinal(baseline: Any) -> None:
+def test_top_ordinal(baseline: Baseline) -> None:
     """The last ordinal of the largest bitmap is usable."""
     subject = baseline(baseline.MAX_BITS)
     top = baseline.MAX_BITS - 1

@@ -147,11 +147,13 @@ def test_cursor_reads_and_moves_only_the_serial_search() -> None:
     ("bad", "error"),
     [(-1, IndexError), (10, IndexError), (2**128, IndexError), ("1", TypeError)],
 )
-def test_cursor_rejects_bad_values_and_keeps_its_own(bad: object, error: type) -> None:
+def test_cursor_rejects_bad_values_and_keeps_its_own(
+    bad: int | str, error: type[Exception]
+) -> None:
     bm = Bitmap(10)
     bm.cursor = 3
     with pytest.raises(error):
-        bm.cursor = bad
+        bm.cursor = bad  # type: ignore[assignment]
     assert bm.cursor == 3
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -34,7 +36,7 @@ SIZES = [
 ]
 
 
-def outcome(call, *args):
+def outcome(call: Callable[..., object], *args: object) -> tuple[str, object]:
     """Return ("ok", result) or ("error", exception class)."""
     try:
         return ("ok", call(*args))
