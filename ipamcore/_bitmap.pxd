@@ -16,6 +16,7 @@ cdef extern from *:
     typedef struct ipam_chunk {
         unsigned long long full;
         unsigned long long some;
+        unsigned int runs;
         unsigned long long w[64];
     } ipam_chunk;
     #define IPAM_PREFETCH(p) __builtin_prefetch(p)
@@ -48,10 +49,12 @@ cdef extern from *:
     # One block of CHUNK_BITS ordinals, one bit each (1 = used); bit j of
     # w[i] is ordinal 64 * i + j of the block.  full and some summarise the
     # words: bit i of full is set when w[i] has every bit set, bit i of some
-    # when w[i] has any.
+    # when w[i] has any.  runs counts the used runs inside the block, as if
+    # the ordinals on either side of it were free.
     ctypedef struct Chunk "ipam_chunk":
         uint64_t full
         uint64_t some
+        unsigned int runs
         uint64_t w[64]
 
     size_t NODE_SIZE "IPAM_NODE_SIZE"(int cap)
@@ -78,7 +81,7 @@ cdef enum:
     CHUNK_LAST = 4095
     CHUNK_WORDS = 64
     # A block where more than DENSIFY runs would start becomes a chunk: its
-    # 528 bytes then cost less than the runs' entries.  A chunk left with
+    # 536 bytes then cost less than the runs' entries.  A chunk left with
     # at most SPARSIFY runs turns back into runs.  The gap between the two
     # keeps a block that churns near one of them from switching every call.
     DENSIFY = 16

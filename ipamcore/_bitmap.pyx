@@ -166,8 +166,11 @@ cdef inline bint chunk_test(Chunk *c, unsigned i) noexcept nogil:
 
 
 cdef void chunk_set(Chunk *c, unsigned lo, unsigned hi) noexcept nogil:
-    """Mark offsets [lo, hi] used, keeping the summaries exact."""
+    """Mark free offsets [lo, hi] used, keeping the summaries and runs exact."""
     cdef unsigned i
+    c.runs += 1
+    c.runs -= lo > 0 and chunk_test(c, lo - 1)
+    c.runs -= hi < CHUNK_LAST and chunk_test(c, hi + 1)
     for i in range(lo >> 6, (hi >> 6) + 1):
         c.w[i] |= span_mask(lo, hi, i)
         c.some |= (<uint64_t>1) << i
@@ -176,10 +179,16 @@ cdef void chunk_set(Chunk *c, unsigned lo, unsigned hi) noexcept nogil:
 
 
 cdef unsigned chunk_clear(Chunk *c, unsigned lo, unsigned hi) noexcept nogil:
-    """Mark offsets [lo, hi] free; return how many of them were used."""
+    """Mark offsets [lo, hi] free; return how many of them were used.
+
+    The runs that met [lo, hi] go, but for the parts left outside it.
+    """
     cdef unsigned i
     cdef unsigned cleared = 0
     cdef uint64_t m
+    c.runs -= chunk_starts(c, lo, hi, False)
+    c.runs += lo > 0 and chunk_test(c, lo - 1) and chunk_test(c, lo)
+    c.runs += hi < CHUNK_LAST and chunk_test(c, hi) and chunk_test(c, hi + 1)
     for i in range(lo >> 6, (hi >> 6) + 1):
         m = span_mask(lo, hi, i)
         cleared += popcount64(c.w[i] & m)
@@ -1337,26 +1346,54 @@ cdef class Bitmap:
         """Mark free [a, b] used, a piece inside one chunk or gap at a time.
 
         A free range meets at most the end of one chunk, one gap and the
-        start of another chunk, so this takes at most three pieces.
+        start of another chunk.  The gap goes first: it is the only piece
+        that may need memory, so running out leaves the bitmap as it was.
+        Each piece counts used runs from the state it finds, so the order
+        does not change the count.
         """
+        cdef u128 starts[3]
+        cdef u128 ends[3]
+        cdef bint dense[3]
+        cdef int n = self._pieces(a, b, starts, ends, dense)
+        cdef int i
+        for i in range(n):
+            if not dense[i]:
+                self._fill_piece(starts[i], ends[i])
+        for i in range(n):
+            if dense[i]:
+                self._fill_piece(starts[i], ends[i])
+        return 0
+
+    cdef int _pieces(
+        self, u128 a, u128 b, u128 *starts, u128 *ends, bint *dense
+    ) noexcept:
+        """Split free [a, b] at the edges of chunks; return how many pieces."""
         cdef Tree *t = &self.tree
         cdef Path p
         cdef Node *leaf
         cdef int i
-        cdef u128 end
+        cdef int n = 0
         while True:
             descend(t, a, &p)
-            if p.idx[t.height] >= 0 and end_at(t, &p) >= a:
-                end = end_at(t, &p)
+            dense[n] = p.idx[t.height] >= 0 and end_at(t, &p) >= a
+            if dense[n]:
+                ends[n] = end_at(t, &p)
             elif peek_next(t, &p, &leaf, &i):
-                end = leaf.e[i].key - 1
+                ends[n] = leaf.e[i].key - 1
             else:
-                end = self.last
-            end = min(end, b)
-            self._add_at(&p, a, end)
-            if end == b:
-                return 0
-            a = end + 1
+                ends[n] = self.last
+            starts[n] = a
+            ends[n] = min(ends[n], b)
+            n += 1
+            if ends[n - 1] == b or n == 3:
+                return n
+            a = ends[n - 1] + 1
+
+    cdef int _fill_piece(self, u128 a, u128 b) except -1:
+        """Mark free [a, b], inside one chunk or one gap, used."""
+        cdef Path p
+        descend(&self.tree, a, &p)
+        return self._add_at(&p, a, b)
 
     cdef int _add_at(self, Path *p, u128 a, u128 b) except -1:
         """Mark free [a, b] used; p is the way descend(a) gives.
@@ -1378,13 +1415,12 @@ cdef class Bitmap:
         cdef unsigned hi = b - at(t, p).key
         cdef bint low = chunk_test(c, lo - 1) if lo > 0 else used_below(t, p)
         cdef bint high = chunk_test(c, hi + 1) if hi < CHUNK_LAST else used_above(t, p)
-        cdef uint64_t full = c.full
         chunk_set(c, lo, hi)
         self.used += b - a + 1
         self.used_runs += 1 - low - high
         if c.full == ALL:
             self._chunk_to_run(p)
-        elif c.full != full:
+        else:
             self._thin(p)
         return 0
 
@@ -1463,7 +1499,6 @@ cdef class Bitmap:
         cdef Tree *t = &self.tree
         cdef Chunk *c = chunk_of(at(t, p))
         cdef unsigned i = x - at(t, p).key
-        cdef uint64_t some = c.some
         if not chunk_test(c, i):
             return 0
         cdef bint low = chunk_test(c, i - 1) if i > 0 else used_below(t, p)
@@ -1474,7 +1509,7 @@ cdef class Bitmap:
         if c.some == 0:
             free(c)
             remove_at(t, p, p.idx[t.height])
-        elif c.some != some:
+        else:
             self._thin(p)
         return 1
 
@@ -1668,19 +1703,10 @@ cdef class Bitmap:
             self._thin(&p)
 
     cdef void _thin(self, Path *p) noexcept:
-        """Turn the chunk at p into run entries if it holds few used runs.
-
-        Each used run ends at most one word that is neither empty nor full
-        and starts at most one more, so a chunk with more such words than
-        twice SPARSIFY is passed over without counting.
-        """
-        cdef Tree *t = &self.tree
-        cdef Chunk *c = chunk_of(at(t, p))
-        if popcount64(c.some & ~c.full) > 2 * SPARSIFY:
-            return
-        if chunk_starts(c, 0, CHUNK_LAST, False) > SPARSIFY:
-            return
-        self._sparsify(at(t, p).key, c)
+        """Turn the chunk at p into run entries if it holds few used runs."""
+        cdef Chunk *c = chunk_of(at(&self.tree, p))
+        if c.runs <= SPARSIFY:
+            self._sparsify(at(&self.tree, p).key, c)
 
     cdef void _sparsify(self, u128 base, Chunk *c) noexcept:
         """Replace the chunk at base, of at most SPARSIFY used runs, by runs.
@@ -1847,14 +1873,8 @@ cdef class Bitmap:
         For tests; costs O(E) plus a pass over every chunk's bits.
         """
         cdef Walk w
-        w.entries = 0
-        w.used = 0
-        w.used_runs = 0
-        w.chunks = 0
-        w.last = self.last
-        w.started = False
         check_node(self.tree.root, self.tree.height, True)
-        walk_entries(self.tree.root, self.tree.height, &w)
+        self._walk(&w)
         if w.entries != self.tree.count or w.used != self.used:
             raise RuntimeError("entry count or used count is off")
         if w.used_runs != self.used_runs:
@@ -1871,14 +1891,15 @@ cdef class Bitmap:
     def _chunks(self):
         """Number of chunk entries; for tests."""
         cdef Walk w
-        w.entries = 0
-        w.used = 0
-        w.used_runs = 0
-        w.chunks = 0
-        w.last = self.last
-        w.started = False
-        walk_entries(self.tree.root, self.tree.height, &w)
+        self._walk(&w)
         return w.chunks
+
+    cdef int _walk(self, Walk *w) except -1:
+        """Check every leaf entry in order, counting into w."""
+        memset(w, 0, sizeof(Walk))
+        w.last = self.last
+        walk_entries(self.tree.root, self.tree.height, w)
+        return 0
 
 
 @cython.final
@@ -2001,6 +2022,8 @@ cdef void check_chunk(Entry *e, Walk *w) except *:
     cdef bint bit
     cdef bint prev = w.started and e.key - 1 == w.end and w.end_used
     cdef Py_ssize_t count = 0
+    cdef Py_ssize_t inside = 0
+    cdef bint before = False
     if e.key & CHUNK_LAST or w.last - e.key < CHUNK_LAST:
         raise RuntimeError("chunk not on a whole block inside the bitmap")
     for i in range(CHUNK_WORDS):
@@ -2011,10 +2034,13 @@ cdef void check_chunk(Entry *e, Walk *w) except *:
         for j in range(64):
             bit = (c.w[i] >> j) & 1
             w.used_runs += bit and not prev
+            inside += bit and not before
             count += bit
-            prev = bit
+            prev = before = bit
     if count == 0 or count == CHUNK_BITS:
         raise RuntimeError("chunk is empty or full")
+    if inside != c.runs:
+        raise RuntimeError("chunk's run count is off")
     w.used += count
     w.end = e.key + CHUNK_LAST
     w.end_used = prev
