@@ -32,7 +32,7 @@ Invariants, checked by ``_check_invariants``:
 * ``count``, ``used`` and ``used_runs`` are exact.
 
 Memory: a run entry takes 32 bytes in a node that is at least a quarter
-full, a chunk 528 bytes more.  A block turns into a chunk once more than
+full, a chunk 536 bytes more.  A block turns into a chunk once more than
 ``DENSIFY`` runs would start in it, so a fragmented stretch costs about one
 bit per ordinal and a sparse one about 40 bytes per used run.
 
