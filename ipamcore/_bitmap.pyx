@@ -415,17 +415,6 @@ cdef void descend_start(Tree *t, Path *p) noexcept nogil:
         p.idx[t.height] = -1
 
 
-cdef void descend_last(Tree *t, Path *p) noexcept nogil:
-    """Fill p with the way to the last entry."""
-    cdef Node *node = t.root
-    cdef int d
-    for d in range(t.height + 1):
-        p.node[d] = node
-        p.idx[d] = node.n - 1
-        if d < t.height:
-            node = child(node, node.n - 1)
-
-
 cdef bint step_right(Tree *t, Path *p) noexcept nogil:
     """Move p to the first entry of the next leaf; False at the last leaf."""
     cdef int d = t.height - 1
